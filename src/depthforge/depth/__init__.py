@@ -1,0 +1,1 @@
+"""Depth maps and depth networks: spaces, alignment, preprocessing and the model wrapper."""

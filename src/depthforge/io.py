@@ -1,0 +1,123 @@
+"""Reading images, writing arrays and pictures atomically, and colour-mapping depth for people."""
+
+import os
+import tempfile
+from collections.abc import Callable, Iterable
+from pathlib import Path
+
+import numpy as np
+from PIL import Image, ImageOps, UnidentifiedImageError
+
+IMAGE_SUFFIXES = frozenset({".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp"})
+
+
+class ImageReadError(ValueError):
+    """An input file is not a readable image."""
+
+
+def find_images(inputs: Iterable[str | Path]) -> tuple[list[tuple[Path, Path]], list[str]]:
+    """Image files named by ``inputs`` (files, or folders searched recursively), sorted per folder.
+
+    Returns ``(source, name)`` pairs, where ``name`` is the path an output should take relative to
+    the output folder (the path below the given folder, or the file name), and the problems found
+    (missing inputs, two inputs that would write the same output).
+    """
+    found: list[tuple[Path, Path]] = []
+    problems: list[str] = []
+    for item in map(Path, inputs):
+        if item.is_dir():
+            files = sorted(p for p in item.rglob("*") if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES)
+            found.extend((p, p.relative_to(item)) for p in files)
+        elif item.is_file():
+            found.append((item, Path(item.name)))
+        else:
+            problems.append(f"{item}: no such file or folder")
+    seen: dict[Path, Path] = {}
+    unique = []
+    for source, name in found:
+        stem = name.with_suffix("")
+        if stem in seen:
+            problems.append(f"{source}: skipped, its output name '{stem}' is taken by {seen[stem]}")
+            continue
+        seen[stem] = source
+        unique.append((source, name))
+    return unique, problems
+
+
+def _to_uint8_rgb(image: Image.Image) -> np.ndarray:
+    """Any PIL mode -> ``H x W x 3`` uint8. 16- and 32-bit greyscale are scaled down, alpha is dropped."""
+    if image.mode in {"I;16", "I;16B", "I;16L", "I"}:
+        values = np.asarray(image, dtype=np.float64)
+        top = 65535.0 if values.max(initial=0) <= 65535 else float(values.max())
+        grey = np.clip(np.round(values / top * 255.0), 0, 255).astype(np.uint8)
+        return np.repeat(grey[..., None], 3, axis=2)
+    if image.mode == "F":
+        grey = np.clip(np.round(np.nan_to_num(np.asarray(image)) * 255.0), 0, 255).astype(np.uint8)
+        return np.repeat(grey[..., None], 3, axis=2)
+    if image.mode == "P":
+        image = image.convert("RGBA")
+    return np.asarray(image.convert("RGB"), dtype=np.uint8).copy()
+
+
+def read_rgb(path: str | Path) -> np.ndarray:
+    """An image file as ``H x W x 3`` uint8 RGB, upright per its EXIF orientation.
+
+    Raises ``ImageReadError`` naming the file for empty, truncated or non-image files.
+    """
+    path = Path(path)
+    if path.stat().st_size == 0:
+        raise ImageReadError(f"{path}: empty file")
+    try:
+        with Image.open(path) as image:
+            image.load()
+            upright = ImageOps.exif_transpose(image)
+            return _to_uint8_rgb(upright)
+    except UnidentifiedImageError as error:
+        raise ImageReadError(f"{path}: not an image ({error})") from error
+    except (OSError, SyntaxError, ValueError) as error:
+        raise ImageReadError(f"{path}: cannot read image ({error})") from error
+
+
+def write_atomic(path: Path, write: Callable[[Path], None]) -> None:
+    """Write a file through ``write(tmp)`` to a temporary sibling, then rename it into place.
+
+    A reader never sees a half-written file, and a kill leaves the old file (or none).
+    """
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=path.suffix)
+    os.close(fd)
+    try:
+        write(Path(tmp))
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def save_npy(path: Path, array: np.ndarray) -> None:
+    """Save an array as ``.npy``, atomically."""
+    write_atomic(path, lambda tmp: np.save(tmp, array))
+
+
+def save_png(path: Path, rgb: np.ndarray) -> None:
+    """Save a uint8 image as PNG, atomically."""
+    write_atomic(path, lambda tmp: Image.fromarray(rgb).save(tmp, format="PNG"))
+
+
+def colorize(
+    nearness: np.ndarray, cmap: str = "Spectral_r", percentiles: tuple[float, float] = (2, 98)
+) -> np.ndarray:
+    """A nearness map (larger = closer, e.g. inverse depth) as a uint8 RGB picture, near = warm.
+
+    Values are stretched between two percentiles of the finite pixels; invalid pixels are black.
+    """
+    from matplotlib import colormaps
+
+    finite = np.isfinite(nearness)
+    if not finite.any():
+        return np.zeros((*nearness.shape, 3), np.uint8)
+    lo, hi = np.percentile(nearness[finite], percentiles)
+    scaled = np.clip((nearness - lo) / (hi - lo), 0, 1) if hi > lo else np.full(nearness.shape, 0.5)
+    rgb = (colormaps[cmap](np.where(finite, scaled, 0))[..., :3] * 255).round().astype(np.uint8)
+    rgb[~finite] = 0
+    return rgb

@@ -1,0 +1,51 @@
+"""Short preset names for the supported depth networks, and how a model name is resolved."""
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from depthforge.depth.spaces import DepthSpace
+
+
+@dataclass(frozen=True)
+class Preset:
+    """A hub model and the space of its output."""
+
+    hub_id: str
+    space: DepthSpace
+
+
+_RELATIVE = DepthSpace.RELATIVE_INVERSE_DEPTH
+_METRIC = DepthSpace.METRIC_DEPTH
+
+PRESETS: dict[str, Preset] = {
+    "dpt-large": Preset("Intel/dpt-large", _RELATIVE),
+    "dpt-hybrid-midas": Preset("Intel/dpt-hybrid-midas", _RELATIVE),
+    "zoedepth-nyu-kitti": Preset("Intel/zoedepth-nyu-kitti", _METRIC),
+    **{
+        f"depth-anything-{size}": Preset(f"LiheYoung/depth-anything-{size}-hf", _RELATIVE)
+        for size in ("small", "base", "large")
+    },
+    **{
+        f"depth-anything-v2-{size.lower()}": Preset(f"depth-anything/Depth-Anything-V2-{size}-hf", _RELATIVE)
+        for size in ("Small", "Base", "Large")
+    },
+    **{
+        f"depth-anything-v2-metric-{scene.lower()}-{size.lower()}": Preset(
+            f"depth-anything/Depth-Anything-V2-Metric-{scene}-{size}-hf", _METRIC
+        )
+        for scene in ("Indoor", "Outdoor")
+        for size in ("Small", "Base", "Large")
+    },
+}
+
+
+def resolve(name: str) -> tuple[str, DepthSpace | None]:
+    """A preset name, local folder or hub id -> what ``from_pretrained`` loads, and the known space.
+
+    A local folder wins over a preset of the same name; anything else is passed on as a hub id.
+    """
+    if Path(name).is_dir():
+        return name, None
+    if name in PRESETS:
+        return PRESETS[name].hub_id, PRESETS[name].space
+    return name, None

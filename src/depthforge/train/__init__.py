@@ -1,0 +1,1 @@
+"""Self-distillation training: losses and the fine-tuning loop."""
