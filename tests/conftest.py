@@ -34,7 +34,9 @@ def smooth_image(height: int, width: int, seed: int = 0) -> np.ndarray:
     rng = np.random.default_rng(seed)
     y, x = np.mgrid[0:height, 0:width] / max(height, width)
     channels = [
-        0.5 + 0.4 * np.sin(6 * x + 3 * y + phase) * np.cos(4 * y - phase) + 0.1 * rng.standard_normal((height, width))
+        0.5
+        + 0.4 * np.sin(6 * x + 3 * y + phase) * np.cos(4 * y - phase)
+        + 0.03 * rng.standard_normal((height, width))
         for phase in (0.0, 1.0, 2.0)
     ]
     return (np.clip(np.stack(channels, axis=-1), 0, 1) * 255).round().astype(np.uint8)

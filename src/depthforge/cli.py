@@ -1,10 +1,12 @@
 """The ``depthforge`` command line: parses arguments, then calls the stage functions."""
 
 import logging
+import sys
 from pathlib import Path
 from typing import Annotated
 
 import typer
+from tqdm import tqdm
 
 from depthforge.depth.spaces import DepthSpace
 
@@ -26,7 +28,8 @@ def _log_to(folder: Path, name: str) -> None:
 
 def _error(message: str) -> None:
     logging.getLogger("depthforge").error(message)
-    typer.secho(f"error: {message}", err=True, fg=typer.colors.RED)
+    # tqdm.write keeps the line whole while a progress bar is drawn.
+    tqdm.write(f"error: {message}", file=sys.stderr)
 
 
 @app.command()

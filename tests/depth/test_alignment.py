@@ -33,7 +33,9 @@ def test_fit_ignores_masked_pixels():
 
 
 def test_constant_prediction_and_empty_mask():
-    scale, shift = fit_scale_shift(torch.full((1, 5), 0.7), torch.arange(5.0)[None], torch.ones(1, 5, dtype=torch.bool))
+    scale, shift = fit_scale_shift(
+        torch.full((1, 5), 0.7), torch.arange(5.0)[None], torch.ones(1, 5, dtype=torch.bool)
+    )
     assert scale.item() == 0.0 and shift.item() == pytest.approx(2.0)
     scale, _ = fit_scale_shift(torch.rand(1, 5), torch.rand(1, 5), torch.zeros(1, 5, dtype=torch.bool))
     assert math.isnan(scale.item())
@@ -43,7 +45,9 @@ def test_tiny_variance_prediction_still_gets_its_scale():
     # Randomly initialised networks output maps with a variance near 1e-9: an eps would zero the scale.
     target = torch.linspace(1, 2, 50)[None]
     pred = 1e-5 * target
-    assert fit_scale_shift(pred, target, torch.ones_like(target, dtype=torch.bool))[0].item() == pytest.approx(1e5)
+    assert fit_scale_shift(pred, target, torch.ones_like(target, dtype=torch.bool))[
+        0
+    ].item() == pytest.approx(1e5)
 
 
 GT = torch.tensor([[1.0, 2.0, 4.0]])
@@ -52,7 +56,9 @@ ALL = torch.ones(1, 3, dtype=torch.bool)
 
 def test_inverse_space_alignment_recovers_relative_inverse_depth_exactly():
     pred = 2.0 / GT + 1.0  # relative inverse depth: [3, 2, 1.5]
-    depth = align_to_depth(pred, DepthSpace.RELATIVE_INVERSE_DEPTH, GT, ALL, Alignment.LSTSQ_INVERSE, (0.1, 80))
+    depth = align_to_depth(
+        pred, DepthSpace.RELATIVE_INVERSE_DEPTH, GT, ALL, Alignment.LSTSQ_INVERSE, (0.1, 80)
+    )
     assert torch.allclose(depth, GT)
 
 
@@ -72,7 +78,9 @@ def test_depth_space_alignment_recovers_affine_depth_exactly():
 def test_aligned_depth_is_clamped_to_the_range():
     pred = torch.tensor([[10.0, 1.0, 0.1]])  # inverse depth of 0.1, 1 and 10 m
     gt = torch.tensor([[0.1, 1.0, 10.0]])
-    depth = align_to_depth(pred, DepthSpace.RELATIVE_INVERSE_DEPTH, gt, ALL, Alignment.LSTSQ_INVERSE, (0.5, 5.0))
+    depth = align_to_depth(
+        pred, DepthSpace.RELATIVE_INVERSE_DEPTH, gt, ALL, Alignment.LSTSQ_INVERSE, (0.5, 5.0)
+    )
     assert depth[0].tolist() == pytest.approx([0.5, 1.0, 5.0])
 
 
@@ -81,7 +89,9 @@ def test_median_scaling_and_none_for_metric_models():
     gt = torch.tensor([[2.0, 4.0, 6.0]])
     scaled = align_to_depth(pred, DepthSpace.METRIC_DEPTH, gt, ALL, Alignment.MEDIAN, (0.1, 80))
     assert torch.allclose(scaled, gt)
-    assert torch.allclose(align_to_depth(pred, DepthSpace.METRIC_DEPTH, gt, ALL, Alignment.NONE, (0.1, 80)), pred)
+    assert torch.allclose(
+        align_to_depth(pred, DepthSpace.METRIC_DEPTH, gt, ALL, Alignment.NONE, (0.1, 80)), pred
+    )
     assert torch.allclose(median_scale(pred, gt, ALL), gt)
 
 

@@ -26,7 +26,9 @@ def test_zero_for_identical_maps(maps):
 @pytest.mark.parametrize(("scale", "shift"), [(3.0, 0.5), (0.01, -2.0), (1e4, 1e3), (1e-5, 0.0)])
 def test_invariant_to_scale_and_shift_of_the_prediction(maps, scale, shift):
     pred, target = maps
-    assert ssi_loss(scale * pred + shift, target).item() == pytest.approx(ssi_loss(pred, target).item(), rel=1e-4)
+    assert ssi_loss(scale * pred + shift, target).item() == pytest.approx(
+        ssi_loss(pred, target).item(), rel=1e-4
+    )
 
 
 def test_positive_for_different_structure(maps):
@@ -39,7 +41,9 @@ def test_masked_pixels_have_no_influence(maps):
     mask = torch.rand_like(target) > 0.3
     changed = torch.where(mask, pred, 1e6)
     target_changed = torch.where(mask, target, torch.nan)
-    assert ssi_loss(changed, target_changed, mask).item() == pytest.approx(ssi_loss(pred, target, mask).item())
+    assert ssi_loss(changed, target_changed, mask).item() == pytest.approx(
+        ssi_loss(pred, target, mask).item()
+    )
 
 
 def test_image_without_valid_pixels_is_left_out(maps):

@@ -110,7 +110,7 @@ class DepthModel(nn.Module):
         output = self.net(pixel_values=inputs.to(self.dtype)).predicted_depth
         return self.preprocessing.restore(output, tuple(inputs.shape[-2:]), padding, size)
 
-    @torch.inference_mode()
+    @torch.no_grad()
     def predict(self, images: Sequence[np.ndarray], batch_size: int = 4) -> list[np.ndarray]:
         """Float32 depth maps at each image's own resolution, for uint8 ``H x W x 3`` images.
 
