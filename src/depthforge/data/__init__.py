@@ -1,0 +1,1 @@
+"""Datasets on disk: the manifest, the dataset folder, training pairs."""

@@ -1,0 +1,122 @@
+"""The dataset folder that `label`, `generate` and `generate-objects` write and `finetune` reads.
+
+```
+DATASET/
+  easy/ID.png                  easy images, upright RGB (EXIF applied)
+  labels/ID.npy                teacher labels, float32, in the space their row names
+  hard/CONDITION/ID-K.png      generated images, at their source's size, aligned with its label
+  conditions/MODEL/ID.npy      conditioning depth from --condition-model, when one is used
+  manifest/label-*.jsonl       one row per easy image
+  manifest/generate-*.jsonl    one row per generated sample
+  metadata.jsonl               every image with its row, for datasets' "imagefolder"
+  README.md                    the dataset card: settings and counts
+```
+Reading it back takes two lines:
+
+    from depthforge.data.dataset import DatasetFolder
+    samples = DatasetFolder("DATASET").samples()   # rows with "image", "label", "condition", ...
+"""
+
+import json
+from collections import Counter
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from depthforge.data.manifest import Row, read_rows
+from depthforge.io import write_atomic
+
+LABEL_STAGE = "label"
+GENERATE_STAGE = "generate"
+
+
+@dataclass(frozen=True)
+class DatasetFolder:
+    root: Path
+
+    def __init__(self, root: str | Path) -> None:
+        object.__setattr__(self, "root", Path(root))
+
+    @property
+    def manifest(self) -> Path:
+        return self.root / "manifest"
+
+    def easy_image(self, easy_id: str) -> str:
+        return f"easy/{easy_id}.png"
+
+    def label(self, easy_id: str) -> str:
+        return f"labels/{easy_id}.npy"
+
+    def hard_image(self, sample_id: str) -> str:
+        return f"hard/{sample_id}.png"
+
+    def condition_depth(self, model_slug: str, easy_id: str) -> str:
+        return f"conditions/{model_slug}/{easy_id}.npy"
+
+    def labels(self) -> list[Row]:
+        """One row per labelled easy image."""
+        return read_rows(self.manifest, LABEL_STAGE)
+
+    def generated(self) -> list[Row]:
+        """One row per generated sample (dropped ones included, with ``kept`` false)."""
+        return read_rows(self.manifest, GENERATE_STAGE)
+
+    def samples(self) -> list[Row]:
+        """Every usable image, easy and hard, with ``image`` and ``label`` as absolute paths."""
+        rows = [{**row, "condition": "easy"} for row in self.labels()]
+        rows += [row for row in self.generated() if row["kept"]]
+        return [
+            {**row, "image": str(self.root / row["image"]), "label": str(self.root / row["label"])}
+            for row in rows
+        ]
+
+    def write_metadata(self) -> None:
+        """``metadata.jsonl`` in the convention of datasets' imagefolder (``file_name`` per image)."""
+        rows = [{**row, "condition": "easy"} for row in self.labels()]
+        rows += [row for row in self.generated() if row["kept"]]
+        text = "".join(json.dumps({"file_name": row["image"], **row}, sort_keys=True) + "\n" for row in rows)
+        write_atomic(self.root / "metadata.jsonl", lambda tmp: tmp.write_text(text))
+
+    def write_card(self, settings: dict[str, Any]) -> None:
+        """The dataset card, ``README.md``: what made the data, and how much there is."""
+        labels, generated = self.labels(), self.generated()
+        kept = Counter(row["condition"] for row in generated if row["kept"])
+        dropped = Counter(row["condition"] for row in generated if not row["kept"])
+        lines = [
+            "# depthforge dataset",
+            "",
+            "Easy images labelled by a depth network, and hard images generated from them that share",
+            "their labels (see the depthforge README). Read it with",
+            "`DatasetFolder(path).samples()` or `datasets.load_dataset('imagefolder', data_dir=path)`.",
+            "",
+            "## Counts",
+            "",
+            "| condition | images | dropped as inconsistent |",
+            "|---|---|---|",
+            f"| easy | {len(labels)} | 0 |",
+            *(f"| {c} | {kept[c]} | {dropped[c]} |" for c in sorted(kept.keys() | dropped.keys())),
+            "",
+            "## Settings of the last run",
+            "",
+            "```json",
+            json.dumps(settings, indent=2, sort_keys=True, default=str),
+            "```",
+            "",
+        ]
+        write_atomic(self.root / "README.md", lambda tmp: tmp.write_text("\n".join(lines)))
+
+
+def depth_stats(depth: np.ndarray) -> dict[str, float | None]:
+    """Summary of a depth map's finite values, stored with its row."""
+    finite = depth[np.isfinite(depth)]
+    if not finite.size:
+        return {"valid_fraction": 0.0, "min": None, "max": None, "mean": None, "median": None}
+    return {
+        "valid_fraction": round(finite.size / depth.size, 6),
+        "min": float(finite.min()),
+        "max": float(finite.max()),
+        "mean": float(finite.mean()),
+        "median": float(np.median(finite)),
+    }

@@ -1,0 +1,1 @@
+"""From easy images and their labels to hard images: prompts, backends, the consistency filter."""

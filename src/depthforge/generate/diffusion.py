@@ -1,0 +1,193 @@
+"""Depth-conditioned diffusion backends: T2I-Adapter and ControlNet on Stable Diffusion 1.5 / SDXL.
+
+One pipeline is loaded per process. A batch of requests runs as one pipeline call per generation
+size, with one CPU generator per sample; a short batch is padded to the full batch size with
+copies of its last request, so that every call has the same shape and a sample's result does not
+depend on the samples it is batched with.
+"""
+
+from collections import defaultdict
+from dataclasses import asdict, dataclass
+from enum import StrEnum
+from typing import Any
+
+import numpy as np
+import torch
+from PIL import Image
+
+from depthforge.generate.control import control_image, generation_size, to_source_size
+from depthforge.generate.request import Request
+from depthforge.generate.seeds import torch_generator
+
+
+class Backend(StrEnum):
+    PHYSICS = "physics"
+    T2I_ADAPTER = "t2i-adapter"
+    CONTROLNET = "controlnet"
+
+
+class Family(StrEnum):
+    SD15 = "sd15"
+    SDXL = "sdxl"
+
+
+BASE_MODELS = {
+    Family.SD15: "stable-diffusion-v1-5/stable-diffusion-v1-5",
+    Family.SDXL: "stabilityai/stable-diffusion-xl-base-1.0",
+}
+CONTROL_MODELS = {
+    (Backend.T2I_ADAPTER, Family.SD15): "TencentARC/t2iadapter_depth_sd15v2",
+    (Backend.T2I_ADAPTER, Family.SDXL): "TencentARC/t2i-adapter-depth-midas-sdxl-1.0",
+    (Backend.CONTROLNET, Family.SD15): "lllyasviel/control_v11f1p_sd15_depth",
+    (Backend.CONTROLNET, Family.SDXL): "diffusers/controlnet-depth-sdxl-1.0",
+}
+RESOLUTIONS = {Family.SD15: 512, Family.SDXL: 1024}
+SCHEDULERS = {
+    "ddim": "DDIMScheduler",
+    "pndm": "PNDMScheduler",
+    "unipc": "UniPCMultistepScheduler",
+    "dpm": "DPMSolverMultistepScheduler",
+    "euler": "EulerDiscreteScheduler",
+    "euler-a": "EulerAncestralDiscreteScheduler",
+}
+
+
+class DiffusionLoadError(RuntimeError):
+    """A diffusion model could not be loaded."""
+
+
+@dataclass(frozen=True)
+class DiffusionSettings:
+    """Sampling settings, recorded with every sample."""
+
+    steps: int = 30
+    guidance_scale: float = 7.5
+    control_scale: float = 1.0
+    resolution: int | None = None
+    """Short side of the generated image; the family's native size when unset."""
+    strength: float | None = None
+    """ControlNet only: start from the noised source image (img2img) with this strength."""
+    scheduler: str | None = None
+
+
+def detect_family(base_model: str) -> Family:
+    """SD 1.5 or SDXL, from the base model's ``model_index.json``."""
+    from diffusers import DiffusionPipeline
+
+    try:
+        config = DiffusionPipeline.load_config(base_model)
+    except (OSError, ValueError) as error:
+        raise DiffusionLoadError(f"cannot load diffusion model '{base_model}': {error}") from error
+    return Family.SDXL if "XL" in config.get("_class_name", "") else Family.SD15
+
+
+def _pipeline_class(backend: Backend, family: Family, img2img: bool) -> type:
+    import diffusers
+
+    xl = "XL" if family is Family.SDXL else ""
+    if backend is Backend.T2I_ADAPTER:
+        return getattr(diffusers, f"StableDiffusion{xl}AdapterPipeline")
+    return getattr(diffusers, f"StableDiffusion{xl}ControlNet{'Img2Img' if img2img else ''}Pipeline")
+
+
+class DiffusionGenerator:
+    """Turns requests into images with a depth-conditioned Stable Diffusion pipeline."""
+
+    def __init__(
+        self,
+        backend: Backend,
+        base_model: str | None,
+        control_model: str | None,
+        settings: DiffusionSettings,
+        device: torch.device,
+        dtype: torch.dtype,
+        batch_size: int,
+        family: Family | None = None,
+    ) -> None:
+        import diffusers
+
+        if settings.strength is not None and backend is not Backend.CONTROLNET:
+            raise ValueError("--strength (image-to-image) needs the controlnet backend")
+        family = family or (detect_family(base_model) if base_model else Family.SD15)
+        self.base_model = base_model or BASE_MODELS[family]
+        self.control_model = control_model or CONTROL_MODELS[(backend, family)]
+        self.backend, self.family, self.settings, self.batch_size = backend, family, settings, batch_size
+        control_class = diffusers.T2IAdapter if backend is Backend.T2I_ADAPTER else diffusers.ControlNetModel
+        key = "adapter" if backend is Backend.T2I_ADAPTER else "controlnet"
+        try:
+            control = control_class.from_pretrained(self.control_model, torch_dtype=dtype)
+            pipeline_class = _pipeline_class(backend, family, settings.strength is not None)
+            self.pipe = pipeline_class.from_pretrained(self.base_model, torch_dtype=dtype, **{key: control})
+        except (OSError, ValueError) as error:
+            raise DiffusionLoadError(
+                f"cannot load {backend} pipeline ({self.base_model}, {self.control_model}): {error}"
+            ) from error
+        if settings.scheduler:
+            scheduler_class = getattr(diffusers, SCHEDULERS[settings.scheduler])
+            self.pipe.scheduler = scheduler_class.from_config(self.pipe.scheduler.config)
+        self.pipe.to(device)
+        self.pipe.set_progress_bar_config(disable=True)
+        self.control_channels = control.config.in_channels if backend is Backend.T2I_ADAPTER else 3
+        unet_levels = len(self.pipe.unet.config.block_out_channels)
+        self.multiple = self.pipe.vae_scale_factor * 2 ** (unet_levels - 1)
+
+    def describe(self) -> dict[str, Any]:
+        return {
+            "backend": self.backend.value,
+            "family": self.family.value,
+            "base_model": self.base_model,
+            "control_model": self.control_model,
+            "scheduler": type(self.pipe.scheduler).__name__,
+            **asdict(self.settings),
+            "resolution": self.resolution,
+        }
+
+    @property
+    def resolution(self) -> int:
+        return self.settings.resolution or RESOLUTIONS[self.family]
+
+    def _call(self, requests: list[Request], size: tuple[int, int]) -> list[np.ndarray]:
+        padded = requests + [requests[-1]] * (self.batch_size - len(requests))
+        controls = [control_image(r.depth, r.space, size, self.control_channels) for r in padded]
+        s = self.settings
+        kwargs: dict[str, Any] = {
+            "prompt": [r.prompt for r in padded],
+            "negative_prompt": [r.negative_prompt for r in padded],
+            "height": size[0],
+            "width": size[1],
+            "num_inference_steps": s.steps,
+            "guidance_scale": s.guidance_scale,
+            "generator": [torch_generator(r.seed) for r in padded],
+            "output_type": "np",
+        }
+        if self.backend is Backend.T2I_ADAPTER:
+            kwargs |= {"image": controls, "adapter_conditioning_scale": s.control_scale}
+        elif s.strength is None:
+            kwargs |= {"image": controls, "controlnet_conditioning_scale": s.control_scale}
+        else:
+            sources = [
+                Image.fromarray(r.image).resize((size[1], size[0]), Image.Resampling.BICUBIC) for r in padded
+            ]
+            kwargs |= {
+                "image": sources,
+                "control_image": controls,
+                "strength": s.strength,
+                "controlnet_conditioning_scale": s.control_scale,
+            }
+        images = self.pipe(**kwargs).images[: len(requests)]
+        return [(np.clip(image, 0, 1) * 255).round().astype(np.uint8) for image in images]
+
+    def __call__(self, requests: list[Request]) -> list[tuple[np.ndarray, dict[str, Any]]]:
+        """Images at each source's own size, and per-sample parameters (the generation size)."""
+        by_size: dict[tuple[int, int], list[int]] = defaultdict(list)
+        for index, request in enumerate(requests):
+            height, width = request.image.shape[:2]
+            by_size[generation_size(height, width, self.resolution, self.multiple)].append(index)
+        results: list[tuple[np.ndarray, dict[str, Any]]] = [None] * len(requests)  # type: ignore[list-item]
+        for size, indices in by_size.items():
+            for start in range(0, len(indices), self.batch_size):
+                chunk = indices[start : start + self.batch_size]
+                for index, image in zip(chunk, self._call([requests[i] for i in chunk], size), strict=True):
+                    source_size = requests[index].image.shape[:2]
+                    results[index] = (to_source_size(image, source_size), {"generation_size": list(size)})
+        return results

@@ -1,0 +1,217 @@
+"""The generate stage: for each easy image and condition, K hard images that share its label."""
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from depthforge.data.dataset import GENERATE_STAGE, DatasetFolder
+from depthforge.data.manifest import Row
+from depthforge.depth.model import DepthModel
+from depthforge.depth.spaces import DepthSpace
+from depthforge.generate.consistency import score_images
+from depthforge.generate.prompts import PromptBank
+from depthforge.generate.request import Generator, Request
+from depthforge.generate.seeds import numpy_rng, sample_seed
+from depthforge.io import ImageReadError, read_rgb, save_npy, save_png
+from depthforge.jobs import WHOLE, ItemError, JobSummary, Shard, run_job
+
+
+@dataclass(frozen=True)
+class Sample:
+    """One hard image to make; everything random about it follows from ``seed``."""
+
+    id: str
+    easy: Row
+    condition: str
+    index: int
+    seed: int
+    prompt: str
+    negative_prompt: str
+
+
+def plan_samples(
+    labels: list[Row],
+    conditions: list[str],
+    per_condition: int,
+    base_seed: int,
+    banks: dict[str, PromptBank] | None = None,
+) -> list[Sample]:
+    """Every (easy image, condition, k) sample, in a fixed order, with its seed and prompt.
+
+    Without ``banks`` (the physics backend) samples have no prompt.
+    """
+    samples = []
+    for easy in labels:
+        for condition in conditions:
+            for index in range(per_condition):
+                sample_id = f"{condition}/{easy['id']}-{index}"
+                seed = sample_seed(base_seed, sample_id)
+                bank = banks[condition] if banks else None
+                prompt = bank.draw(numpy_rng(sample_seed(seed, "prompt"))) if bank else ""
+                negative = bank.negative if bank else ""
+                samples.append(Sample(sample_id, easy, condition, index, seed, prompt, negative))
+    return samples
+
+
+@dataclass
+class Consistency:
+    """Score generated images with the teacher; flag, or drop, those above ``max_inconsistency``."""
+
+    teacher: DepthModel
+    max_inconsistency: float | None = None
+    drop: bool = False
+
+
+def _slug(name: str) -> str:
+    return name.strip("/").replace("/", "--")
+
+
+class GenerateJob:
+    """Processes batches of samples: read inputs, generate, score, write images and rows."""
+
+    def __init__(
+        self,
+        dataset: DatasetFolder,
+        generator: Generator,
+        batch_size: int,
+        condition_model: DepthModel | None = None,
+        consistency: Consistency | None = None,
+    ) -> None:
+        self.dataset, self.generator, self.batch_size = dataset, generator, batch_size
+        self.condition_model, self.consistency = condition_model, consistency
+        self.description = generator.describe()
+
+    def _read(self, sample: Sample) -> tuple[np.ndarray, np.ndarray]:
+        """The easy image and its label, checked against each other."""
+        image_path = self.dataset.root / sample.easy["image"]
+        label_path = self.dataset.root / sample.easy["label"]
+        try:
+            image = read_rgb(image_path)
+        except (ImageReadError, OSError) as error:
+            raise ItemError(f"{sample.id}: {error}") from error
+        try:
+            label = np.load(label_path)
+        except (OSError, ValueError) as error:
+            raise ItemError(f"{label_path}: cannot read label ({error})") from error
+        if label.shape != image.shape[:2]:
+            raise ItemError(
+                f"{label_path}: label is {label.shape[0]}x{label.shape[1]} but its image {image_path} is "
+                f"{image.shape[0]}x{image.shape[1]}"
+            )
+        return image, label
+
+    def _conditioning(
+        self, samples: list[Sample], images: list[np.ndarray], labels: list[np.ndarray]
+    ) -> list[tuple[np.ndarray, DepthSpace, str]]:
+        """The depth that conditions each sample: its label, or the condition model's (cached) depth."""
+        if self.condition_model is None:
+            return [
+                (label, DepthSpace(s.easy["label_space"]), "label")
+                for s, label in zip(samples, labels, strict=True)
+            ]
+        model = self.condition_model
+        paths = [self.dataset.condition_depth(_slug(model.name), s.easy["id"]) for s in samples]
+        missing = [i for i, path in enumerate(paths) if not (self.dataset.root / path).exists()]
+        for i, depth in zip(
+            missing, model.predict([images[i] for i in missing], self.batch_size), strict=True
+        ):
+            save_npy(self.dataset.root / paths[i], depth.astype(np.float32))
+        return [(np.load(self.dataset.root / path), model.space, path) for path in paths]
+
+    def __call__(self, batch: list[Sample]) -> list[Row | ItemError]:
+        results: dict[str, Row | ItemError] = {}
+        good, images, labels = [], [], []
+        for sample in batch:
+            try:
+                image, label = self._read(sample)
+            except ItemError as error:
+                results[sample.id] = error
+                continue
+            good.append(sample)
+            images.append(image)
+            labels.append(label)
+        if good:
+            conditioning = self._conditioning(good, images, labels)
+            requests = [
+                Request(image, depth, space, s.condition, s.prompt, s.negative_prompt, s.seed)
+                for s, image, (depth, space, _) in zip(good, images, conditioning, strict=True)
+            ]
+            outputs = self.generator(requests)
+            scores = self._scores(good, [image for image, _ in outputs], labels)
+            for sample, (image, params), (_, space, source), score in zip(
+                good, outputs, conditioning, scores, strict=True
+            ):
+                results[sample.id] = self._finish(
+                    sample, image, params, {"depth": source, "space": space.value}, score
+                )
+        return [results[sample.id] for sample in batch]
+
+    def _scores(
+        self, samples: list[Sample], images: list[np.ndarray], labels: list[np.ndarray]
+    ) -> list[float | None]:
+        scores: list[float | None] = [None] * len(samples)
+        if self.consistency is None:
+            return scores
+        # Labels of one dataset share a space; grouping keeps this right if they do not.
+        for space in {s.easy["label_space"] for s in samples}:
+            chosen = [i for i, s in enumerate(samples) if s.easy["label_space"] == space]
+            values = score_images(
+                self.consistency.teacher,
+                [images[i] for i in chosen],
+                [labels[i] for i in chosen],
+                DepthSpace(space),
+                self.batch_size,
+            )
+            for i, value in zip(chosen, values, strict=True):
+                scores[i] = value
+        return scores
+
+    def _finish(
+        self,
+        sample: Sample,
+        image: np.ndarray,
+        params: dict[str, Any],
+        conditioning: dict[str, str],
+        score: float | None,
+    ) -> Row:
+        limit = self.consistency.max_inconsistency if self.consistency else None
+        consistent = None if score is None or limit is None else score <= limit
+        kept = not (consistent is False and self.consistency and self.consistency.drop)
+        path = self.dataset.hard_image(sample.id)
+        if kept:
+            save_png(self.dataset.root / path, image)
+        return {
+            "id": sample.id,
+            "easy_id": sample.easy["id"],
+            "condition": sample.condition,
+            "index": sample.index,
+            "seed": sample.seed,
+            "prompt": sample.prompt,
+            "negative_prompt": sample.negative_prompt,
+            "generator": self.description,
+            "params": params,
+            "conditioning": conditioning,
+            "image": path if kept else None,
+            "source_image": sample.easy["image"],
+            "label": sample.easy["label"],
+            "label_space": sample.easy["label_space"],
+            "label_stats": sample.easy["label_stats"],
+            "height": int(image.shape[0]),
+            "width": int(image.shape[1]),
+            "inconsistency": score,
+            "consistent": consistent,
+            "kept": kept,
+        }
+
+
+def generate_samples(
+    dataset: DatasetFolder,
+    job: GenerateJob,
+    samples: list[Sample],
+    shard: Shard = WHOLE,
+    report: Callable[[str], None] = print,
+) -> JobSummary:
+    """Run ``job`` over this shard's samples that the manifest does not hold yet."""
+    return run_job(samples, dataset.manifest, GENERATE_STAGE, shard, job, job.batch_size, report)

@@ -1,0 +1,108 @@
+"""The sharded, resumable loop that every long stage (label, generate, generate-objects) runs.
+
+Work is a list of items with stable ``id``s. A process takes its shard of the items (``--shard i/n``
+for job arrays, times the processes of ``accelerate launch``), skips the ids already in the
+stage's manifest, processes the rest in batches and appends one row per finished item. Outputs
+therefore do not depend on the number of processes, and a rerun after a kill resumes.
+"""
+
+import logging
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Protocol
+
+from tqdm import tqdm
+
+from depthforge.data.manifest import ManifestWriter, Row, part_path, read_rows
+
+log = logging.getLogger(__name__)
+
+
+class Item(Protocol):
+    @property
+    def id(self) -> str: ...
+
+
+class ItemError(Exception):
+    """One item could not be processed; the others go on."""
+
+
+@dataclass(frozen=True)
+class Shard:
+    """Shard ``index`` of ``count``: the items whose position modulo ``count`` is ``index``."""
+
+    index: int = 0
+    count: int = 1
+
+    @classmethod
+    def parse(cls, text: str) -> "Shard":
+        """Read ``i/n``, with ``0 <= i < n``."""
+        try:
+            index, count = (int(part) for part in text.split("/"))
+        except ValueError as error:
+            raise ValueError(f"shard must look like i/n, got '{text}'") from error
+        if not 0 <= index < count:
+            raise ValueError(f"shard index must be in [0, {count}), got {index}")
+        return cls(index, count)
+
+    def within(self, process_index: int, process_count: int) -> "Shard":
+        """This shard split further among the processes of one launch."""
+        return Shard(self.index * process_count + process_index, self.count * process_count)
+
+    def take(self, items: Sequence[Any]) -> list[Any]:
+        return list(items[self.index :: self.count])
+
+
+WHOLE = Shard()
+"""All items: no sharding."""
+
+
+@dataclass
+class JobSummary:
+    """What one process did."""
+
+    done: int = 0
+    already_done: int = 0
+    failed: list[str] = field(default_factory=list)
+
+
+def launch_shard(shard: Shard) -> Shard:
+    """``shard`` split among the processes of the current ``accelerate launch`` (one if none)."""
+    from accelerate import PartialState
+
+    state = PartialState()
+    return shard.within(state.process_index, state.num_processes)
+
+
+def run_job(
+    items: Sequence[Item],
+    manifest: Path,
+    stage: str,
+    shard: Shard,
+    process: Callable[[list[Any]], list[Row | ItemError]],
+    batch_size: int,
+    report: Callable[[str], None] = log.error,
+    unit: str = "img",
+) -> JobSummary:
+    """Process this shard's items that the manifest does not hold yet; append a row per item."""
+    done = {row["id"] for row in read_rows(manifest, stage)}
+    mine = shard.take(items)
+    todo = [item for item in mine if item.id not in done]
+    summary = JobSummary(already_done=len(mine) - len(todo))
+    with (
+        ManifestWriter(part_path(manifest, stage, shard.index, shard.count)) as writer,
+        tqdm(total=len(todo), desc=stage, unit=unit, dynamic_ncols=True) as progress,
+    ):
+        for start in range(0, len(todo), batch_size):
+            batch = todo[start : start + batch_size]
+            results = process(batch)
+            rows = [result for result in results if not isinstance(result, ItemError)]
+            for result in results:
+                if isinstance(result, ItemError):
+                    report(str(result))
+                    summary.failed.append(str(result))
+            writer.append(rows)
+            summary.done += len(rows)
+            progress.update(len(batch))
+    return summary
