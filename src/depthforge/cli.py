@@ -89,11 +89,12 @@ def predict(
     )
 
 
-def _shard(text: str) -> "Shard":
-    from depthforge.jobs import Shard, launch_shard
+def _launch(shard: str, device: str) -> tuple["Shard", str]:
+    """This process's shard of the work and its device, within any ``accelerate``/``torchrun`` launch."""
+    from depthforge.jobs import Shard, launch_device, launch_shard
 
     try:
-        return launch_shard(Shard.parse(text))
+        return launch_shard(Shard.parse(shard)), launch_device(device)
     except ValueError as error:
         _error(str(error))
         raise typer.Exit(2) from error
@@ -114,7 +115,7 @@ def label(
     from depthforge.label import label_images
 
     _log_to(out, "label.log")
-    part = _shard(shard)
+    part, device = _launch(shard, device)
     teacher = _load_depth_model(model, device, dtype)
     dataset = DatasetFolder(out)
     summary = label_images(inputs, teacher, dataset, part, batch_size, report=_error)
@@ -124,9 +125,9 @@ def label(
 
 def _finalize(dataset: "DatasetFolder", settings: dict) -> None:
     """After every process is done: the merged metadata and the dataset card, written once."""
-    from accelerate import PartialState
+    from depthforge.jobs import launch_state
 
-    state = PartialState()
+    state = launch_state()
     state.wait_for_everyone()
     if state.is_main_process:
         dataset.write_metadata()
@@ -199,6 +200,7 @@ def generate(
         _error(f"{dataset_path}: no labelled images; run `depthforge label` first")
         raise typer.Exit(2)
     wanted = _split(conditions)
+    part, device = _launch(shard, device)
     generator, banks = _make_generator(
         backend,
         wanted,
@@ -217,7 +219,6 @@ def generate(
         device,
         dtype,
     )
-    part = _shard(shard)
     checker = None
     if consistency:
         checker = Consistency(
@@ -316,3 +317,7 @@ def make_tiny_model(
 
     save_tiny_model(arch, out, seed)
     typer.echo(f"saved an untrained tiny {arch} model to {out} (random weights: its depth is meaningless)")
+
+
+if __name__ == "__main__":
+    app()

@@ -10,11 +10,14 @@ import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from tqdm import tqdm
 
 from depthforge.data.manifest import ManifestWriter, Row, part_path, read_rows
+
+if TYPE_CHECKING:
+    from accelerate import PartialState
 
 log = logging.getLogger(__name__)
 
@@ -67,12 +70,27 @@ class JobSummary:
     failed: list[str] = field(default_factory=list)
 
 
-def launch_shard(shard: Shard) -> Shard:
-    """``shard`` split among the processes of the current ``accelerate launch`` (one if none)."""
+def launch_state() -> "PartialState":
+    """The ``accelerate``/``torchrun`` launch this process belongs to (a single process if none).
+
+    Without CUDA the processes of a launch talk over gloo on the CPU.
+    """
+    import torch
     from accelerate import PartialState
 
-    state = PartialState()
+    return PartialState(cpu=not torch.cuda.is_available())
+
+
+def launch_shard(shard: Shard) -> Shard:
+    """``shard`` split among the processes of the current launch."""
+    state = launch_state()
     return shard.within(state.process_index, state.num_processes)
+
+
+def launch_device(device: str) -> str:
+    """``auto`` becomes this process's own device when it is one of several; other values stay."""
+    state = launch_state()
+    return str(state.device) if device == "auto" and state.num_processes > 1 else device
 
 
 def run_job(

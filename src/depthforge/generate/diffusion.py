@@ -115,9 +115,9 @@ class DiffusionGenerator:
         control_class = diffusers.T2IAdapter if backend is Backend.T2I_ADAPTER else diffusers.ControlNetModel
         key = "adapter" if backend is Backend.T2I_ADAPTER else "controlnet"
         try:
-            control = control_class.from_pretrained(self.control_model, torch_dtype=dtype)
+            control = control_class.from_pretrained(self.control_model, dtype=dtype)
             pipeline_class = _pipeline_class(backend, family, settings.strength is not None)
-            self.pipe = pipeline_class.from_pretrained(self.base_model, torch_dtype=dtype, **{key: control})
+            self.pipe = pipeline_class.from_pretrained(self.base_model, dtype=dtype, **{key: control})
         except (OSError, ValueError) as error:
             raise DiffusionLoadError(
                 f"cannot load {backend} pipeline ({self.base_model}, {self.control_model}): {error}"
@@ -129,7 +129,8 @@ class DiffusionGenerator:
         self.pipe.set_progress_bar_config(disable=True)
         self.control_channels = control.config.in_channels if backend is Backend.T2I_ADAPTER else 3
         unet_levels = len(self.pipe.unet.config.block_out_channels)
-        self.multiple = self.pipe.vae_scale_factor * 2 ** (unet_levels - 1)
+        # Pipelines need multiples of 8 pixels; adapters need the UNet's whole downsampling (64 for SD).
+        self.multiple = max(8, self.pipe.vae_scale_factor * 2 ** (unet_levels - 1))
 
     def describe(self) -> dict[str, Any]:
         return {

@@ -157,7 +157,7 @@ def save_random_pipeline(
 
 
 def save_random_control(folder: str | Path, base: str | Path, kind: str, seed: int = 0) -> Path:
-    """Save a random depth T2I-Adapter (``kind="adapter"``) or ControlNet matching the pipeline at ``base``."""
+    """Save a random depth T2I-Adapter (``kind="adapter"``) or ControlNet fitting the pipeline at ``base``."""
     folder, base = Path(folder), Path(base)
     torch.manual_seed(seed)
     unet = UNet2DConditionModel.from_pretrained(base / "unet")
