@@ -45,11 +45,12 @@ def test_palette_image(tmp_path):
 
 @pytest.mark.parametrize(
     ("content", "message"),
-    [(b"", "empty file"), (b"plain text, not pixels", "not an image")],
+    [(b"", "empty file"), (b"plain text, not pixels", "not an image"), (None, "no such file")],
 )
 def test_non_images_get_a_clear_error(tmp_path, content, message):
     path = tmp_path / "bad.jpg"
-    path.write_bytes(content)
+    if content is not None:
+        path.write_bytes(content)
     with pytest.raises(ImageReadError, match=rf"bad\.jpg: {message}"):
         read_rgb(path)
 
@@ -85,3 +86,17 @@ def test_colorize_maps_near_to_warm_and_invalid_to_black():
     assert rgb[0, 1, 0] > rgb[0, 1, 2]  # near: red dominates
     assert rgb[0, 0, 2] > rgb[0, 0, 0]  # far: blue dominates
     assert (rgb[0, 2] == 0).all()
+
+
+def test_file_lists_name_their_images(tmp_path):
+    (tmp_path / "cam").mkdir()
+    for name in ["cam/1.jpg", "cam/2.jpg"]:
+        (tmp_path / name).write_bytes(b"x")
+    listing = tmp_path / "train.txt"
+    listing.write_text(f"# training split\ncam/1.jpg\n\n{tmp_path / 'cam' / '2.jpg'}\n")
+    found, problems = find_images([listing])
+    assert [(str(s.relative_to(tmp_path)), str(n)) for s, n in found] == [
+        ("cam/1.jpg", "cam/1.jpg"),
+        ("cam/2.jpg", "2.jpg"),
+    ]
+    assert problems == []

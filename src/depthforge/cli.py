@@ -2,6 +2,7 @@
 
 import logging
 import sys
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
@@ -14,7 +15,7 @@ if TYPE_CHECKING:
     from depthforge.data.dataset import DatasetFolder
     from depthforge.depth.model import DepthModel
     from depthforge.generate.request import Generator
-    from depthforge.jobs import Shard
+    from depthforge.jobs import JobSummary, Shard
 
 app = typer.Typer(no_args_is_help=True, add_completion=False)
 
@@ -138,134 +139,51 @@ def _split(text: str) -> list[str]:
     return [part.strip() for part in text.split(",") if part.strip()]
 
 
-@app.command()
-def generate(
-    dataset_path: Annotated[
-        Path, typer.Argument(metavar="DATASET", help="A dataset folder made by `label`.")
-    ],
-    conditions: Annotated[str, typer.Option(help="Comma-separated conditions, e.g. night,rain.")],
-    per_condition: Annotated[int, typer.Option(min=1, help="Samples per easy image and condition.")] = 2,
-    backend: Annotated[
-        str, typer.Option(help="t2i-adapter (the paper's), controlnet or physics.")
-    ] = "t2i-adapter",
-    base_model: Annotated[
-        str | None, typer.Option(help="Stable Diffusion 1.5 or SDXL: hub id or folder.")
-    ] = None,
-    control_model: Annotated[
-        str | None, typer.Option(help="Depth adapter or ControlNet: hub id or folder.")
-    ] = None,
-    family: Annotated[str | None, typer.Option(help="sd15 or sdxl, for the default models.")] = None,
-    condition_model: Annotated[
-        str | None,
-        typer.Option(help="Depth model whose depth conditions the generator (default: the label)."),
-    ] = None,
-    teacher: Annotated[
-        str | None, typer.Option(help="Model for the consistency score (default: the labels' teacher).")
-    ] = None,
-    consistency: Annotated[bool, typer.Option(help="Score each sample's structure consistency.")] = True,
-    max_inconsistency: Annotated[
-        float | None, typer.Option(help="Flag samples whose score is above.")
-    ] = None,
-    drop_inconsistent: Annotated[bool, typer.Option(help="Drop (not keep) flagged samples.")] = False,
-    prompt_bank: Annotated[
-        list[Path] | None, typer.Option(help="Extra prompt bank YAML (repeatable).")
-    ] = None,
-    prompt: Annotated[
-        list[str] | None, typer.Option(help="A free prompt, 'condition: text' (repeatable).")
-    ] = None,
-    steps: Annotated[int, typer.Option(min=1)] = 30,
-    guidance_scale: float = 7.5,
-    control_scale: float = 1.0,
-    resolution: Annotated[
-        int | None, typer.Option(help="Short side of generation (default 512 / 1024).")
-    ] = None,
-    strength: Annotated[
-        float | None, typer.Option(help="ControlNet image-to-image: keep the source's look (0-1).")
-    ] = None,
-    scheduler: Annotated[str | None, typer.Option(help="ddim, pndm, unipc, dpm, euler, euler-a.")] = None,
-    seed: int = 0,
-    batch_size: Annotated[int, typer.Option(min=1)] = 4,
-    shard: ShardOption = "0/1",
-    device: Device = "auto",
-    dtype: Dtype = "auto",
-) -> None:
-    """Turn a labelled dataset's easy images into hard ones, K per condition, sharing their labels."""
-    from depthforge.data.dataset import DatasetFolder
-    from depthforge.generate.job import Consistency, GenerateJob, generate_samples, plan_samples
-
-    dataset = DatasetFolder(dataset_path)
-    _log_to(dataset_path, "generate.log")
-    labels = dataset.labels()
-    if not labels:
-        _error(f"{dataset_path}: no labelled images; run `depthforge label` first")
-        raise typer.Exit(2)
-    wanted = _split(conditions)
-    part, device = _launch(shard, device)
-    generator, banks = _make_generator(
-        backend,
-        wanted,
-        base_model,
-        control_model,
-        family,
-        prompt_bank or [],
-        prompt or [],
-        steps,
-        guidance_scale,
-        control_scale,
-        resolution,
-        strength,
-        scheduler,
-        batch_size,
-        device,
-        dtype,
-    )
-    checker = None
-    if consistency:
-        checker = Consistency(
-            _load_depth_model(teacher or labels[0]["teacher"], device, dtype),
-            max_inconsistency,
-            drop_inconsistent,
-        )
-    conditioner = _load_depth_model(condition_model, device, dtype) if condition_model else None
-    job = GenerateJob(dataset, generator, batch_size, conditioner, checker)
-    samples = plan_samples(labels, wanted, per_condition, seed, banks)
-    summary = generate_samples(dataset, job, samples, part, report=_error)
-    settings = {
-        "stage": "generate",
-        "conditions": wanted,
-        "per_condition": per_condition,
-        "seed": seed,
-        "generator": job.description,
-        "condition_model": condition_model,
-        "max_inconsistency": max_inconsistency,
-        "drop_inconsistent": drop_inconsistent,
-    }
-    _finalize(dataset, settings)
-    _finish(
-        len(summary.failed),
-        f"{summary.done} generated into {dataset_path}; {summary.already_done} already there",
-    )
+BackendOption = Annotated[str, typer.Option(help="t2i-adapter (the paper's), controlnet or physics.")]
+BaseModel = Annotated[str | None, typer.Option(help="Stable Diffusion 1.5 or SDXL: hub id or folder.")]
+ControlModel = Annotated[str | None, typer.Option(help="Depth T2I-Adapter or ControlNet: hub id or folder.")]
+FamilyOption = Annotated[str | None, typer.Option(help="sd15 or sdxl: picks the default models.")]
+Steps = Annotated[int, typer.Option(min=1, help="Denoising steps.")]
+Resolution = Annotated[int | None, typer.Option(help="Short side of generation (default 512 / 1024).")]
+Strength = Annotated[
+    float | None, typer.Option(help="ControlNet image-to-image: keep the source's look (0-1).")
+]
+Scheduler = Annotated[str | None, typer.Option(help="ddim, pndm, unipc, dpm, euler or euler-a.")]
+Teacher = Annotated[
+    str | None, typer.Option(help="Depth model for the consistency score (default: the labels').")
+]
+MaxInconsistency = Annotated[
+    float | None, typer.Option(help="Flag samples whose consistency score is above.")
+]
+PromptBanks = Annotated[
+    list[Path] | None, typer.Option("--prompt-bank", help="Extra prompt bank YAML (repeatable).")
+]
+Prompts = Annotated[
+    list[str] | None, typer.Option("--prompt", help="A free prompt, 'condition: text' (repeatable).")
+]
+BatchSize = Annotated[int, typer.Option(min=1, help="Samples per pipeline call.")]
 
 
-def _make_generator(
-    backend: str,
-    conditions: list[str],
-    base_model: str | None,
-    control_model: str | None,
-    family: str | None,
-    prompt_banks: list[Path],
-    prompts: list[str],
-    steps: int,
-    guidance_scale: float,
-    control_scale: float,
-    resolution: int | None,
-    strength: float | None,
-    scheduler: str | None,
-    batch_size: int,
-    device: str,
-    dtype: str,
-) -> tuple["Generator", "dict | None"]:
-    """The generator and, for diffusion, the prompt banks; one error line and exit 2 if unusable."""
+@dataclass
+class DiffusionOptions:
+    """The command-line choices that make a generator."""
+
+    backend: str
+    base_model: str | None
+    control_model: str | None
+    family: str | None
+    steps: int
+    guidance_scale: float
+    control_scale: float
+    resolution: int | None
+    strength: float | None
+    scheduler: str | None
+
+
+def _generator(
+    options: DiffusionOptions, conditions: list[str], batch_size: int, device: str, dtype: str
+) -> "Generator":
+    """The generator for ``conditions``; one error line and exit 2 if it cannot be made."""
     from depthforge.depth.model import resolve_device, resolve_dtype
     from depthforge.generate.diffusion import (
         Backend,
@@ -275,35 +193,271 @@ def _make_generator(
         Family,
     )
     from depthforge.generate.physics import EFFECTS, PhysicsGenerator
-    from depthforge.generate.prompts import PromptBankError, load_banks, select
 
     try:
-        kind = Backend(backend)
-        if kind is Backend.PHYSICS:
+        backend = Backend(options.backend)
+        if backend is Backend.PHYSICS:
             unknown = [c for c in conditions if c not in EFFECTS]
             if unknown:
                 raise ValueError(
                     f"the physics backend cannot render {', '.join(unknown)}; it knows {', '.join(EFFECTS)}"
                 )
-            return PhysicsGenerator(), None
-        banks = load_banks(prompt_banks, prompts)
-        select(banks, conditions)
-        settings = DiffusionSettings(steps, guidance_scale, control_scale, resolution, strength, scheduler)
+            return PhysicsGenerator()
+        settings = DiffusionSettings(
+            options.steps,
+            options.guidance_scale,
+            options.control_scale,
+            options.resolution,
+            options.strength,
+            options.scheduler,
+        )
         torch_device = resolve_device(device)
-        generator = DiffusionGenerator(
-            kind,
-            base_model,
-            control_model,
+        family = Family(options.family) if options.family else None
+        return DiffusionGenerator(
+            backend,
+            options.base_model,
+            options.control_model,
             settings,
             torch_device,
             resolve_dtype(dtype, torch_device),
             batch_size,
-            Family(family) if family else None,
+            family,
         )
-        return generator, banks
-    except (ValueError, PromptBankError, DiffusionLoadError) as error:
+    except (ValueError, DiffusionLoadError) as error:
         _error(str(error))
         raise typer.Exit(2) from error
+
+
+def _banks(backend: str, conditions: list[str], files: list[Path], prompts: list[str]) -> "dict | None":
+    """The prompt banks of ``conditions`` (none for the physics backend); exit 2 if unusable."""
+    from depthforge.generate.prompts import PromptBankError, load_banks, select
+
+    if backend == "physics":
+        return None
+    try:
+        banks = load_banks(files, prompts)
+        select(banks, conditions)
+    except PromptBankError as error:
+        _error(str(error))
+        raise typer.Exit(2) from error
+    return banks
+
+
+def _generate(
+    dataset: "DatasetFolder",
+    generator: "Generator",
+    banks: "dict | None",
+    conditions: list[str],
+    per_condition: int,
+    easy: list[dict],
+    teacher: "DepthModel | None",
+    max_inconsistency: float | None,
+    drop_inconsistent: bool,
+    condition_model: "DepthModel | None",
+    seed: int,
+    shard: "Shard",
+    batch_size: int,
+) -> "JobSummary":
+    """The generate stage proper, shared by `generate` and `generate-objects`."""
+    from depthforge.generate.job import Consistency, GenerateJob, generate_samples, plan_samples
+
+    checker = Consistency(teacher, max_inconsistency, drop_inconsistent) if teacher else None
+    job = GenerateJob(dataset, generator, batch_size, condition_model, checker)
+    samples = plan_samples(easy, conditions, per_condition, seed, banks)
+    return generate_samples(dataset, job, samples, shard, report=_error)
+
+
+@app.command()
+def generate(
+    dataset_path: Annotated[
+        Path, typer.Argument(metavar="DATASET", help="A dataset folder made by `label`.")
+    ],
+    conditions: Annotated[str, typer.Option(help="Comma-separated conditions, e.g. night,rain.")],
+    per_condition: Annotated[int, typer.Option(min=1, help="Samples per easy image and condition.")] = 2,
+    backend: BackendOption = "t2i-adapter",
+    base_model: BaseModel = None,
+    control_model: ControlModel = None,
+    family: FamilyOption = None,
+    condition_model: Annotated[
+        str | None,
+        typer.Option(help="Depth model whose depth conditions the generator (default: the label)."),
+    ] = None,
+    teacher: Teacher = None,
+    consistency: Annotated[bool, typer.Option(help="Score each sample's structure consistency.")] = True,
+    max_inconsistency: MaxInconsistency = None,
+    drop_inconsistent: Annotated[bool, typer.Option(help="Drop (do not keep) flagged samples.")] = False,
+    prompt_bank: PromptBanks = None,
+    prompt: Prompts = None,
+    steps: Steps = 30,
+    guidance_scale: float = 7.5,
+    control_scale: float = 1.0,
+    resolution: Resolution = None,
+    strength: Strength = None,
+    scheduler: Scheduler = None,
+    seed: int = 0,
+    batch_size: BatchSize = 4,
+    shard: ShardOption = "0/1",
+    device: Device = "auto",
+    dtype: Dtype = "auto",
+) -> None:
+    """Turn a labelled dataset's easy images into hard ones, K per condition, sharing their labels."""
+    from depthforge.data.dataset import DatasetFolder
+
+    dataset = DatasetFolder(dataset_path)
+    labels = dataset.labels()
+    if not labels:
+        _error(f"{dataset_path}: no labelled images; run `depthforge label` first")
+        raise typer.Exit(2)
+    _log_to(dataset_path, "generate.log")
+    wanted = _split(conditions)
+    banks = _banks(backend, wanted, prompt_bank or [], prompt or [])
+    part, device = _launch(shard, device)
+    options = DiffusionOptions(
+        backend,
+        base_model,
+        control_model,
+        family,
+        steps,
+        guidance_scale,
+        control_scale,
+        resolution,
+        strength,
+        scheduler,
+    )
+    generator = _generator(options, wanted, batch_size, device, dtype)
+    scorer = _load_depth_model(teacher or labels[0]["teacher"], device, dtype) if consistency else None
+    conditioner = _load_depth_model(condition_model, device, dtype) if condition_model else None
+    summary = _generate(
+        dataset,
+        generator,
+        banks,
+        wanted,
+        per_condition,
+        labels,
+        scorer,
+        max_inconsistency,
+        drop_inconsistent,
+        conditioner,
+        seed,
+        part,
+        batch_size,
+    )
+    _finalize(
+        dataset,
+        {
+            "stage": "generate",
+            "conditions": wanted,
+            "per_condition": per_condition,
+            "seed": seed,
+            "generator": generator.describe(),
+            "condition_model": condition_model,
+            "max_inconsistency": max_inconsistency,
+            "drop_inconsistent": drop_inconsistent,
+        },
+    )
+    _finish(
+        len(summary.failed),
+        f"{summary.done} generated into {dataset_path}; {summary.already_done} already there",
+    )
+
+
+@app.command("generate-objects")
+def generate_objects(
+    dataset_path: Annotated[Path, typer.Argument(metavar="DATASET", help="The dataset folder to write.")],
+    teacher: Annotated[str, typer.Option("--teacher", "-m", help="Depth model that labels the objects.")],
+    n: Annotated[int, typer.Option("--n", min=1, help="Object scenes to draw.")] = 100,
+    materials: Annotated[
+        str, typer.Option(help="Comma-separated material conditions.")
+    ] = "transparent,mirror",
+    per_material: Annotated[int, typer.Option(min=1, help="Samples per scene and material.")] = 1,
+    object_bank: Annotated[Path | None, typer.Option(help="Object x material x setting bank YAML.")] = None,
+    backend: BackendOption = "t2i-adapter",
+    base_model: BaseModel = None,
+    control_model: ControlModel = None,
+    family: FamilyOption = None,
+    max_inconsistency: MaxInconsistency = None,
+    prompt_bank: PromptBanks = None,
+    prompt: Prompts = None,
+    steps: Steps = 30,
+    guidance_scale: float = 7.5,
+    control_scale: float = 1.0,
+    resolution: Resolution = None,
+    scheduler: Scheduler = None,
+    seed: int = 0,
+    batch_size: BatchSize = 4,
+    shard: ShardOption = "0/1",
+    device: Device = "auto",
+    dtype: Dtype = "auto",
+) -> None:
+    """Lambertian object scenes from text, labelled by the teacher, turned transparent or mirror-like."""
+    from depthforge.data.dataset import DatasetFolder
+    from depthforge.generate.objects import OBJECT_PREFIX, ObjectBank, make_object_scenes, plan_scenes
+    from depthforge.jobs import launch_state
+
+    if backend == "physics":
+        _error("generate-objects needs a diffusion backend (t2i-adapter or controlnet)")
+        raise typer.Exit(2)
+    dataset = DatasetFolder(dataset_path)
+    _log_to(dataset_path, "generate-objects.log")
+    wanted = _split(materials)
+    banks = _banks(backend, wanted, prompt_bank or [], prompt or [])
+    try:
+        bank = ObjectBank.load(object_bank)
+    except (OSError, ValueError) as error:
+        _error(str(error))
+        raise typer.Exit(2) from error
+    part, device = _launch(shard, device)
+    options = DiffusionOptions(
+        backend,
+        base_model,
+        control_model,
+        family,
+        steps,
+        guidance_scale,
+        control_scale,
+        resolution,
+        None,
+        scheduler,
+    )
+    generator = _generator(options, wanted, batch_size, device, dtype)
+    labeller = _load_depth_model(teacher, device, dtype)
+    scenes = make_object_scenes(
+        dataset, generator, labeller, plan_scenes(n, bank, seed), bank.negative, part, _error
+    )
+    launch_state().wait_for_everyone()  # every process's scenes are labelled before any is transformed
+    objects = [row for row in dataset.labels() if row["id"].startswith(OBJECT_PREFIX)]
+    summary = _generate(
+        dataset,
+        generator,
+        banks,
+        wanted,
+        per_material,
+        objects,
+        labeller,
+        max_inconsistency,
+        False,
+        None,
+        seed,
+        part,
+        batch_size,
+    )
+    _finalize(
+        dataset,
+        {
+            "stage": "generate-objects",
+            "n": n,
+            "materials": wanted,
+            "per_material": per_material,
+            "seed": seed,
+            "generator": generator.describe(),
+            "teacher": teacher,
+            "object_bank": str(object_bank or "built-in"),
+        },
+    )
+    _finish(
+        len(scenes.failed) + len(summary.failed),
+        f"{scenes.done} object scenes and {summary.done} {'/'.join(wanted)} samples into {dataset_path}",
+    )
 
 
 @app.command("make-tiny-model")

@@ -9,6 +9,7 @@ import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
 IMAGE_SUFFIXES = frozenset({".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp"})
+LIST_SUFFIXES = frozenset({".txt", ".lst"})
 
 
 class ImageReadError(ValueError):
@@ -16,7 +17,8 @@ class ImageReadError(ValueError):
 
 
 def find_images(inputs: Iterable[str | Path]) -> tuple[list[tuple[Path, Path]], list[str]]:
-    """Image files named by ``inputs`` (files, or folders searched recursively), sorted per folder.
+    """Image files named by ``inputs``: files, folders (searched recursively, sorted) and file lists
+    (``.txt``/``.lst``, one path per line).
 
     Returns ``(source, name)`` pairs, where ``name`` is the path an output should take relative to
     the output folder (the path below the given folder, or the file name), and the problems found
@@ -28,6 +30,8 @@ def find_images(inputs: Iterable[str | Path]) -> tuple[list[tuple[Path, Path]], 
         if item.is_dir():
             files = sorted(p for p in item.rglob("*") if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES)
             found.extend((p, p.relative_to(item)) for p in files)
+        elif item.is_file() and item.suffix.lower() in LIST_SUFFIXES:
+            found.extend(_listed(item))
         elif item.is_file():
             found.append((item, Path(item.name)))
         else:
@@ -42,6 +46,20 @@ def find_images(inputs: Iterable[str | Path]) -> tuple[list[tuple[Path, Path]], 
         seen[stem] = source
         unique.append((source, name))
     return unique, problems
+
+
+def _listed(list_file: Path) -> list[tuple[Path, Path]]:
+    """Images named in a file list, one path per line (relative ones from the list's folder).
+
+    The output name is the path as written for relative paths, the file name for absolute ones.
+    """
+    pairs = []
+    for line in list_file.read_text().splitlines():
+        if line.strip() and not line.lstrip().startswith("#"):
+            written = Path(line.strip())
+            source = written if written.is_absolute() else list_file.parent / written
+            pairs.append((source, Path(written.name) if written.is_absolute() else written))
+    return pairs
 
 
 def _to_uint8_rgb(image: Image.Image) -> np.ndarray:
@@ -65,6 +83,8 @@ def read_rgb(path: str | Path) -> np.ndarray:
     Raises ``ImageReadError`` naming the file for empty, truncated or non-image files.
     """
     path = Path(path)
+    if not path.is_file():
+        raise ImageReadError(f"{path}: no such file")
     if path.stat().st_size == 0:
         raise ImageReadError(f"{path}: empty file")
     try:

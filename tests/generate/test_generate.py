@@ -7,6 +7,7 @@ from typer.testing import CliRunner
 
 from depthforge.cli import app
 from depthforge.data.dataset import DatasetFolder
+from depthforge.generate.prompts import load_banks
 
 runner = CliRunner()
 
@@ -209,3 +210,49 @@ def test_physics_backend(labelled):
     assert result.exit_code == 0, result.output
     rows = labelled.generated()
     assert len(rows) == 12 and all(row["prompt"] == "" and "severity" in row["params"] for row in rows)
+
+
+def test_generate_objects_draws_labels_and_transforms(pipelines, tiny_models, tmp_path):
+    dataset = DatasetFolder(tmp_path / "objects")
+    args = [
+        "generate-objects",
+        str(dataset.root),
+        "--teacher",
+        str(tiny_models["depth-anything"]),
+        "--n",
+        "3",
+        *diffusion_args(pipelines, "sd15-controlnet"),
+    ]
+    result = runner.invoke(app, args)
+    assert result.exit_code == 0, result.output
+    easy = dataset.labels()
+    assert [row["id"] for row in easy] == ["objects/000000", "objects/000001", "objects/000002"]
+    origin = easy[0]["origin"]
+    assert origin["backend"] == "text-to-image" and "{" not in origin["prompt"] and origin["seed"] > 0
+    assert np.load(dataset.root / easy[0]["label"]).shape == (32, 32)
+    hard = dataset.generated()
+    assert sorted({row["condition"] for row in hard}) == ["mirror", "transparent"] and len(hard) == 6
+    assert all(
+        row["prompt"] in {*load_banks()["mirror"].prompts, *load_banks()["transparent"].prompts}
+        for row in hard
+    )
+    assert all(isinstance(row["inconsistency"], float) for row in hard)
+    assert "generate-objects" in (dataset.root / "README.md").read_text()
+
+
+def test_empty_object_bank_is_refused(pipelines, tiny_models, tmp_path):
+    bank = tmp_path / "objects.yaml"
+    bank.write_text("objects: []\nmaterials: [wood]\nsettings: [on a table]\n")
+    result = runner.invoke(
+        app,
+        [
+            "generate-objects",
+            str(tmp_path / "d"),
+            "--teacher",
+            str(tiny_models["dpt"]),
+            "--object-bank",
+            str(bank),
+            *diffusion_args(pipelines),
+        ],
+    )
+    assert result.exit_code == 2 and "objects.yaml: 'objects' is empty" in result.stderr

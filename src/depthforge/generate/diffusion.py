@@ -81,6 +81,10 @@ def detect_family(base_model: str) -> Family:
     return Family.SDXL if "XL" in config.get("_class_name", "") else Family.SD15
 
 
+def _to_uint8(image: np.ndarray) -> np.ndarray:
+    return (np.clip(image, 0, 1) * 255).round().astype(np.uint8)
+
+
 def _pipeline_class(backend: Backend, family: Family, img2img: bool) -> type:
     import diffusers
 
@@ -127,6 +131,7 @@ class DiffusionGenerator:
             self.pipe.scheduler = scheduler_class.from_config(self.pipe.scheduler.config)
         self.pipe.to(device)
         self.pipe.set_progress_bar_config(disable=True)
+        self._text2image = None
         self.control_channels = control.config.in_channels if backend is Backend.T2I_ADAPTER else 3
         unet_levels = len(self.pipe.unet.config.block_out_channels)
         # Pipelines need multiples of 8 pixels; adapters need the UNet's whole downsampling (64 for SD).
@@ -176,7 +181,32 @@ class DiffusionGenerator:
                 "controlnet_conditioning_scale": s.control_scale,
             }
         images = self.pipe(**kwargs).images[: len(requests)]
-        return [(np.clip(image, 0, 1) * 255).round().astype(np.uint8) for image in images]
+        return [_to_uint8(image) for image in images]
+
+    def text_to_image(
+        self, prompts: list[str], negative_prompt: str, seeds: list[int], size: tuple[int, int]
+    ) -> list[np.ndarray]:
+        """Unconditioned images from the same base model (padded to the batch size like ``__call__``)."""
+        import diffusers
+
+        if self._text2image is None:
+            plain = "StableDiffusionXLPipeline" if self.family is Family.SDXL else "StableDiffusionPipeline"
+            self._text2image = getattr(diffusers, plain).from_pipe(self.pipe)
+            self._text2image.set_progress_bar_config(disable=True)
+        count = len(prompts)
+        prompts = prompts + [prompts[-1]] * (self.batch_size - count)
+        seeds = seeds + [seeds[-1]] * (self.batch_size - count)
+        images = self._text2image(
+            prompt=prompts,
+            negative_prompt=[negative_prompt] * len(prompts),
+            height=size[0],
+            width=size[1],
+            num_inference_steps=self.settings.steps,
+            guidance_scale=self.settings.guidance_scale,
+            generator=[torch_generator(seed) for seed in seeds],
+            output_type="np",
+        ).images[:count]
+        return [_to_uint8(image) for image in images]
 
     def __call__(self, requests: list[Request]) -> list[tuple[np.ndarray, dict[str, Any]]]:
         """Images at each source's own size, and per-sample parameters (the generation size)."""
