@@ -10,8 +10,14 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from PIL import Image
 
+from depthforge.data.dataset import DatasetFolder
+from depthforge.depth.model import DepthModel
 from depthforge.depth.tiny import TinyArch, save_tiny_model
+from depthforge.generate.job import GenerateJob, generate_samples, plan_samples
+from depthforge.generate.physics import PhysicsGenerator
+from depthforge.label import label_images
 
 torch.set_num_threads(1)
 
@@ -40,3 +46,46 @@ def smooth_image(height: int, width: int, seed: int = 0) -> np.ndarray:
         for phase in (0.0, 1.0, 2.0)
     ]
     return (np.clip(np.stack(channels, axis=-1), 0, 1) * 255).round().astype(np.uint8)
+
+
+NO_COLOUR = {"hflip": 0.0, "brightness": 0, "contrast": 0, "saturation": 0, "hue": 0, "rgb_shift": 0}
+
+
+def make_dataset(
+    root: Path, teacher: Path, count: int = 3, size: tuple[int, int] = (56, 70)
+) -> DatasetFolder:
+    (root / "easy").mkdir(parents=True)
+    for index in range(count):
+        Image.fromarray(smooth_image(*size, index)).save(root / "easy" / f"e{index}.png")
+    dataset = DatasetFolder(root / "dataset")
+    label_images([root / "easy"], DepthModel.from_pretrained(str(teacher)), dataset, report=lambda _: None)
+    y, x = np.mgrid[0 : size[0], 0 : size[1]] / size[0]
+    for index, row in enumerate(dataset.labels()):
+        blob = np.exp(-((x - 0.4 - 0.2 * index) ** 2 + (y - 0.5) ** 2) / 0.02)
+        np.save(dataset.root / row["label"], (0.2 + y + 0.5 * blob).astype(np.float32))
+    job = GenerateJob(dataset, PhysicsGenerator(), batch_size=4)
+    generate_samples(
+        dataset, job, plan_samples(dataset.labels(), ["fog", "night"], 1, 0), report=lambda _: None
+    )
+    return dataset
+
+
+@pytest.fixture
+def distill_set(tiny_models, tmp_path) -> DatasetFolder:
+    return make_dataset(tmp_path / "set", tiny_models["depth-anything"])
+
+
+def run_config(model: Path, dataset: DatasetFolder, **extra: object) -> dict:
+    """A small CPU run: 56 px crops, batch 4, no workers, no colour augmentation."""
+    config = {
+        "model": str(model),
+        "data": {"sources": [{"path": str(dataset.root)}], "num_workers": 0},
+        "optim": {"iterations": 20, "lr": 1e-3, "batch_size": 4},
+        "geometry": {"size": 56},
+        "augment": NO_COLOUR,
+        "log_every": 5,
+        "checkpoint_every": 10,
+    }
+    for key, value in extra.items():
+        config[key] = {**config[key], **value} if isinstance(value, dict) and key in config else value
+    return config

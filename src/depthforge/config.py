@@ -1,0 +1,172 @@
+"""The fine-tuning configuration: typed, validated before any compute, from presets, YAML and the CLI.
+
+A preset (``paper-dpt``, ...) or YAML file may name a ``base`` preset to start from; later sources
+override earlier ones key by key (nested sections merge): preset, then ``--config`` files, then
+``--set key=value`` and the dedicated command-line options.
+"""
+
+from importlib import resources
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class DataSource(Strict):
+    """A dataset folder and its weight in the mix."""
+
+    path: Path
+    weight: float = Field(1.0, gt=0)
+
+
+class DataConfig(Strict):
+    sources: list[DataSource] = []
+    easy_fraction: float | None = Field(None, ge=0, le=1)
+    """Share of easy (undegraded) pairs per dataset; unset keeps the natural proportion."""
+    conditions: list[str] | None = None
+    """Keep only hard images of these conditions (easy images are always eligible)."""
+    max_inconsistency: float | None = None
+    """Leave out hard images whose structure-consistency score is above this."""
+    num_workers: int = Field(2, ge=0)
+
+
+class GeometryConfig(Strict):
+    size: int = Field(518, gt=0)
+    """Side of the square training crop, in pixels."""
+    side: Literal["short", "long"] = "short"
+    """Resize so that this side equals ``size``: ``short`` then crops a square, ``long`` pads one."""
+
+
+class AugmentConfig(Strict):
+    hflip: float = Field(0.5, ge=0, le=1)
+    brightness: float = Field(0.2, ge=0)
+    contrast: float = Field(0.2, ge=0)
+    saturation: float = Field(0.2, ge=0)
+    hue: float = Field(0.02, ge=0, le=0.5)
+    rgb_shift: float = Field(0.03, ge=0)
+    """Largest per-channel additive shift, on [0, 1] pixel values."""
+
+
+class LossConfig(Strict):
+    alignment: Literal["median", "lstsq"] = "median"
+    gradient_weight: float = Field(0.0, ge=0)
+    gradient_scales: int = Field(4, ge=1)
+
+
+class OptimConfig(Strict):
+    iterations: int = Field(gt=0)
+    lr: float = Field(gt=0)
+    lr_drop_at: int | None = None
+    lr_drop_factor: float = Field(0.1, gt=0)
+    batch_size: int = Field(gt=0)
+    """Samples per optimiser step, over all processes and accumulation steps."""
+    grad_accumulation: int = Field(1, ge=1)
+    weight_decay: float = Field(0.01, ge=0)
+    betas: tuple[float, float] = (0.9, 0.999)
+    clip_grad_norm: float | None = 1.0
+    mixed_precision: Literal["auto", "no", "bf16", "fp16"] = "auto"
+    """``auto``: bf16 (or fp16) on CUDA, none on CPU."""
+
+
+class FinetuneConfig(Strict):
+    model: str
+    """The student's starting point (and the teacher's, for self-distillation): preset, hub id or folder."""
+    online_teacher: str | None = None
+    """Compute labels on the fly with this model instead of reading the dataset's."""
+    data: DataConfig = DataConfig()
+    geometry: GeometryConfig = GeometryConfig()
+    augment: AugmentConfig = AugmentConfig()
+    loss: LossConfig = LossConfig()
+    optim: OptimConfig
+    seed: int = 0
+    checkpoint_every: int = Field(1000, gt=0)
+    keep_checkpoints: int = Field(3, ge=1)
+    log_every: int = Field(10, gt=0)
+    validate_every: int | None = None
+    validation: Path | None = None
+    """A held-out dataset folder scored against its labels every ``validate_every`` steps."""
+    max_bad_steps: int = Field(20, ge=0)
+    """Abort after this many steps skipped for a NaN or infinite loss."""
+
+    @field_validator("model")
+    @classmethod
+    def _named(cls, value: str) -> str:
+        if not value.strip():
+            raise ValueError("model must name a preset, hub id or folder")
+        return value
+
+    @model_validator(mode="after")
+    def _consistent(self) -> "FinetuneConfig":
+        if self.optim.batch_size % self.optim.grad_accumulation:
+            raise ValueError("optim.batch_size must be a multiple of optim.grad_accumulation")
+        if (self.validate_every is None) != (self.validation is None):
+            raise ValueError("validate_every and validation go together")
+        return self
+
+
+class ConfigError(ValueError):
+    """A configuration that cannot be used, with a message naming the source and the field."""
+
+
+PRESETS = ("paper-dpt", "paper-midas", "paper-zoedepth", "paper-depth-anything")
+
+
+def _preset_text(name: str) -> str:
+    if name not in PRESETS:
+        raise ConfigError(f"unknown preset '{name}'; known: {', '.join(PRESETS)}")
+    return resources.files("depthforge").joinpath(f"presets/{name}.yaml").read_text()
+
+
+def _read(source: str) -> dict[str, Any]:
+    """A preset name or YAML file, with its ``base`` chain merged underneath it."""
+    try:
+        text = Path(source).read_text() if source.endswith((".yaml", ".yml")) else _preset_text(source)
+        document = yaml.safe_load(text) or {}
+    except (OSError, yaml.YAMLError) as error:
+        raise ConfigError(f"{source}: cannot read config ({error})") from error
+    if not isinstance(document, dict):
+        raise ConfigError(f"{source}: a config must be a mapping")
+    base = document.pop("base", None)
+    return merge(_read(base), document) if base else document
+
+
+def merge(under: dict[str, Any], over: dict[str, Any]) -> dict[str, Any]:
+    """``over`` on top of ``under``; nested mappings merge, everything else is replaced."""
+    merged = dict(under)
+    for key, value in over.items():
+        merged[key] = (
+            merge(merged[key], value)
+            if isinstance(value, dict) and isinstance(merged.get(key), dict)
+            else value
+        )
+    return merged
+
+
+def parse_assignment(text: str) -> dict[str, Any]:
+    """``a.b=value`` -> ``{"a": {"b": value}}``, the value read as YAML (numbers, lists, null)."""
+    key, sep, raw = text.partition("=")
+    if not sep or not key.strip():
+        raise ConfigError(f"--set needs key=value, got '{text}'")
+    value: Any = yaml.safe_load(raw)
+    for part in reversed(key.strip().split(".")):
+        value = {part: value}
+    return value
+
+
+def load_config(sources: list[str], overrides: list[dict[str, Any]]) -> FinetuneConfig:
+    """Merge presets / YAML files, then overrides, and validate; errors name the field."""
+    document: dict[str, Any] = {}
+    for source in sources:
+        document = merge(document, _read(source))
+    for override in overrides:
+        document = merge(document, override)
+    try:
+        return FinetuneConfig.model_validate(document)
+    except ValidationError as error:
+        problems = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in error.errors())
+        raise ConfigError(f"invalid fine-tuning config: {problems}") from error

@@ -1,0 +1,86 @@
+import json
+from collections import Counter
+
+import numpy as np
+import pytest
+
+from depthforge.config import AugmentConfig, DataConfig, DataSource, GeometryConfig
+from depthforge.data.pairs import PairError, PairStream, PositionSampler, check_pairs, collect_pairs
+from tests.conftest import NO_COLOUR, make_dataset
+
+
+@pytest.fixture
+def two_sets(tiny_models, tmp_path):
+    return (
+        make_dataset(tmp_path / "a", tiny_models["depth-anything"]),
+        make_dataset(tmp_path / "b", tiny_models["depth-anything"], count=2),
+    )
+
+
+def conditions(groups):
+    return Counter(entry.condition for group in groups for entry in group)
+
+
+def test_filters_on_condition_and_consistency(two_sets):
+    first, _ = two_sets
+    groups, _ = collect_pairs(DataConfig(sources=[DataSource(path=first.root)]))
+    assert conditions(groups) == {"easy": 3, "fog": 3, "night": 3}
+    groups, _ = collect_pairs(DataConfig(sources=[DataSource(path=first.root)], conditions=["night"]))
+    assert conditions(groups) == {"easy": 3, "night": 3}
+    # Give one sample a bad score: the consistency filter leaves it out.
+    part = next(first.manifest.glob("generate-*.jsonl"))
+    rows = [json.loads(line) for line in part.read_text().splitlines()]
+    rows[0]["inconsistency"] = 0.9
+    part.write_text("".join(json.dumps(row) + "\n" for row in rows))
+    groups, _ = collect_pairs(DataConfig(sources=[DataSource(path=first.root)], max_inconsistency=0.5))
+    assert sum(conditions(groups).values()) == 8
+
+
+def test_mixing_follows_weights_and_easy_fraction(two_sets):
+    first, second = two_sets
+    config = DataConfig(
+        sources=[DataSource(path=first.root, weight=3), DataSource(path=second.root, weight=1)],
+        easy_fraction=0.25,
+    )
+    groups, probabilities = collect_pairs(config)
+    np.testing.assert_allclose(probabilities, [0.75 * 0.25, 0.75 * 0.75, 0.25 * 0.25, 0.25 * 0.75])
+    stream = PairStream(groups, probabilities, GeometryConfig(size=32), AugmentConfig(**NO_COLOUR), seed=0)
+    picks = Counter(
+        ("a" if "/a/" in str(e.image) else "b", e.condition == "easy")
+        for e in (stream.entry(np.random.default_rng([0, p])) for p in range(4000))
+    )
+    assert abs(picks[("a", True)] / 4000 - 0.1875) < 0.03
+    assert abs(picks[("b", False)] / 4000 - 0.1875) < 0.03
+
+
+def test_stream_is_a_function_of_seed_and_position(distill_set):
+    groups, probabilities = collect_pairs(DataConfig(sources=[DataSource(path=distill_set.root)]))
+    stream = PairStream(groups, probabilities, GeometryConfig(size=32), AugmentConfig(**NO_COLOUR), seed=5)
+    a, b = stream[17], stream[17]
+    assert all(np.array_equal(a[k], b[k]) for k in ("image", "label", "mask"))
+    assert not np.array_equal(stream[18]["image"], a["image"]) or not np.array_equal(
+        stream[19]["image"], a["image"]
+    )
+
+
+@pytest.mark.parametrize(("world", "accumulation"), [(1, 1), (2, 1), (2, 2), (1, 4)])
+def test_positions_cover_each_step_exactly_once(world, accumulation):
+    ranks = [list(PositionSampler(3, 6, 8, accumulation, rank, world)) for rank in range(world)]
+    assert sorted(p for positions in ranks for p in positions) == list(range(24, 48))
+
+
+def test_batch_must_split_over_processes():
+    with pytest.raises(ValueError, match="multiple of processes x accumulation"):
+        PositionSampler(0, 1, 6, 4, 0, 1)
+
+
+def test_data_problems_are_found_before_training(distill_set, tmp_path):
+    with pytest.raises(PairError, match="no training pairs"):
+        collect_pairs(DataConfig(sources=[DataSource(path=tmp_path / "nothing")]))
+    (distill_set.root / "hard" / "fog" / "e1-0.png").unlink()
+    np.save(distill_set.root / "labels" / "e2.npy", np.zeros((5, 5), np.float32))
+    groups, _ = collect_pairs(DataConfig(sources=[DataSource(path=distill_set.root)]))
+    with pytest.raises(PairError) as error:
+        check_pairs(groups)
+    message = str(error.value)
+    assert "problem(s)" in message and "e1-0.png: missing" in message and "label is 5x5" in message

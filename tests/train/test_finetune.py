@@ -1,0 +1,219 @@
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+import torch
+from safetensors.torch import load_file
+from transformers import pipeline
+from typer.testing import CliRunner
+
+from depthforge.cli import app
+from depthforge.config import load_config
+from depthforge.data.pairs import PairError
+from depthforge.train.checkpoint import checkpoints
+from depthforge.train.finetune import TrainingAborted, finetune
+from tests.conftest import make_dataset, run_config, smooth_image
+
+
+def metrics(run):
+    return [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines()]
+
+
+def weights(folder):
+    return load_file(str(folder / "model.safetensors"))
+
+
+def test_tiny_student_overfits_a_small_generated_set(tiny_models, distill_set, tmp_path):
+    # 9 pairs (3 easy + fog and night versions); the loss must fall at least 5-fold in 120 steps.
+    config = load_config(
+        [], [run_config(tiny_models["depth-anything"], distill_set, optim={"iterations": 120}, log_every=10)]
+    )
+    result = finetune(config, tmp_path / "run")
+    rows = metrics(tmp_path / "run")
+    assert result.steps == 120 and result.skipped_steps == 0
+    assert rows[-1]["loss"] < rows[0]["loss"] / 5, (rows[0]["loss"], rows[-1]["loss"])
+    assert {"lr", "samples_per_s", "data_wait_share", "ssi"} <= rows[0].keys()
+
+
+def test_resume_gives_identical_weights(tiny_models, distill_set, tmp_path):
+    # Colour augmentation and flips on: the data order and every random draw must resume exactly.
+    base = run_config(tiny_models["depth-anything"], distill_set, augment={}, checkpoint_every=6)
+    finetune(load_config([], [base, {"optim": {"iterations": 12}}]), tmp_path / "straight")
+    finetune(load_config([], [base, {"optim": {"iterations": 6}}]), tmp_path / "resumed")
+    finetune(load_config([], [base, {"optim": {"iterations": 12}}]), tmp_path / "resumed", resume=True)
+    straight, resumed = weights(tmp_path / "straight" / "student"), weights(tmp_path / "resumed" / "student")
+    assert straight.keys() == resumed.keys()
+    assert all(torch.equal(straight[k], resumed[k]) for k in straight)
+    start = weights(tmp_path / "resumed" / "checkpoints" / "step-0000006")
+    assert any(not torch.equal(start[f"net.{k}"], resumed[k]) for k in resumed)
+
+
+def test_checkpoints_are_safe_to_load_and_pruned(tiny_models, distill_set, tmp_path):
+    config = load_config(
+        [],
+        [
+            run_config(
+                tiny_models["dpt"],
+                distill_set,
+                optim={"iterations": 8},
+                checkpoint_every=2,
+                keep_checkpoints=2,
+            )
+        ],
+    )
+    finetune(config, tmp_path / "run")
+    kept = checkpoints(tmp_path / "run")
+    assert [p.name for p in kept] == ["step-0000006", "step-0000008"]
+    state = torch.load(kept[-1] / "state.pt", weights_only=True)
+    assert {"optimizer", "scheduler", "scaler"} <= state.keys()
+    assert json.loads((kept[-1] / "trainer.json").read_text())["step"] == 8
+    with pytest.raises(Exception, match="pass --resume"):
+        finetune(config, tmp_path / "run")
+
+
+def test_student_loads_with_stock_transformers(tiny_models, distill_set, tmp_path):
+    result = finetune(
+        load_config([], [run_config(tiny_models["depth-anything"], distill_set, optim={"iterations": 2})]),
+        tmp_path / "run",
+    )
+    from PIL import Image
+
+    estimator = pipeline("depth-estimation", model=str(result.student), device="cpu")
+    depth = estimator(Image.fromarray(smooth_image(40, 52)))["predicted_depth"]
+    assert depth.shape[-2:] == (40, 52) and torch.isfinite(depth).all()
+    assert (
+        json.loads((result.student / "config.json").read_text())["depthforge_depth_space"]
+        == "relative_inverse_depth"
+    )
+
+
+def test_metric_teacher_labels_are_inverted(tiny_models, tmp_path):
+    dataset = make_dataset(tmp_path / "zoe", tiny_models["zoedepth"])
+    for row in dataset.labels():  # metric labels: depth in metres
+        import numpy as np
+
+        np.save(dataset.root / row["label"], 1.0 / np.load(dataset.root / row["label"]))
+    config = load_config(
+        [], [run_config(tiny_models["zoedepth"], dataset, optim={"iterations": 3}, geometry={"size": 64})]
+    )
+    result = finetune(config, tmp_path / "run")
+    assert result.steps == 3 and result.skipped_steps == 0
+
+
+def test_non_finite_losses_are_skipped_then_abort(tiny_models, distill_set, tmp_path, monkeypatch):
+    from depthforge.train import finetune as module
+
+    original = module.SSILoss.forward
+    calls = {"n": 0}
+
+    def sometimes_nan(self, pred, target, mask=None):
+        calls["n"] += 1
+        losses = original(self, pred, target, mask)
+        return {**losses, "loss": losses["loss"] * float("nan")} if calls["n"] in (2, 3) else losses
+
+    monkeypatch.setattr(module.SSILoss, "forward", sometimes_nan)
+    result = finetune(
+        load_config([], [run_config(tiny_models["dpt"], distill_set, optim={"iterations": 5})]),
+        tmp_path / "ok",
+    )
+    assert result.steps == 5 and result.skipped_steps == 2
+    calls["n"] = -100  # every call from now is finite again except none: force all NaN instead
+    monkeypatch.setattr(
+        module.SSILoss, "forward", lambda self, p, t, m=None: {"loss": p.sum() * float("nan")}
+    )
+    with pytest.raises(TrainingAborted, match="non-finite"):
+        finetune(
+            load_config([], [run_config(tiny_models["dpt"], distill_set, max_bad_steps=3)]), tmp_path / "bad"
+        )
+
+
+def test_data_errors_come_before_any_model_is_loaded(distill_set, tmp_path):
+    (distill_set.root / "hard" / "night" / "e0-0.png").unlink()
+    # The model does not exist: reaching it would raise a different error.
+    config = load_config([], [run_config(tmp_path / "no-such-model", distill_set)])
+    with pytest.raises(PairError, match=r"e0-0\.png: missing"):
+        finetune(config, tmp_path / "run")
+
+
+def test_online_teacher_and_validation(tiny_models, distill_set, tmp_path):
+    extra = {
+        "online_teacher": str(tiny_models["depth-anything"]),
+        "validation": str(distill_set.root),
+        "validate_every": 2,
+        "optim": {"iterations": 4},
+    }
+    finetune(
+        load_config([], [run_config(tiny_models["depth-anything"], distill_set, **extra)]), tmp_path / "run"
+    )
+    validations = [row for row in metrics(tmp_path / "run") if "val_ssi" in row]
+    assert len(validations) == 2
+    assert {"val_ssi/easy", "val_ssi/fog", "val_ssi/night"} <= validations[0].keys()
+
+
+def test_command_line(tiny_models, distill_set, tmp_path):
+    runner = CliRunner()
+    args = [
+        "finetune",
+        "--preset",
+        "paper-depth-anything",
+        "--model",
+        str(tiny_models["depth-anything"]),
+        "--data",
+        f"{distill_set.root}:2",
+        "--out",
+        str(tmp_path / "run"),
+        "--iterations",
+        "2",
+        "--batch-size",
+        "2",
+        "--size",
+        "56",
+        "--set",
+        "data.num_workers=0",
+        "--set",
+        "log_every=1",
+    ]
+    result = runner.invoke(app, args)
+    assert result.exit_code == 0, result.output
+    config = (tmp_path / "run" / "config.yaml").read_text()
+    assert "lr: 1.0e-06" in config and "lr_drop_at: 4500" in config and "weight: 2.0" in config
+    # Depth Anything needs multiples of its 14-pixel patch.
+    bad_args = [*args[:-4], "--size", "50"]
+    bad_args[bad_args.index("--out") + 1] = str(tmp_path / "bad")
+    bad = runner.invoke(app, bad_args)
+    assert bad.exit_code == 2 and "not a multiple" in bad.stderr
+
+
+def test_two_process_data_parallel_training(tiny_models, distill_set, tmp_path):
+    env = {**os.environ, "HF_HUB_OFFLINE": "1", "OMP_NUM_THREADS": "1"}
+    command = [
+        sys.executable,
+        "-m",
+        "torch.distributed.run",
+        "--nproc_per_node",
+        "2",
+        "-m",
+        "depthforge.cli",
+        "finetune",
+        "--model",
+        str(tiny_models["depth-anything"]),
+        "--data",
+        str(distill_set.root),
+        "--out",
+        str(tmp_path / "ddp"),
+        "--iterations",
+        "3",
+        "--lr",
+        "1e-4",
+        "--batch-size",
+        "4",
+        "--size",
+        "56",
+        "--set",
+        "data.num_workers=0",
+    ]
+    subprocess.run(command, env=env, check=True, capture_output=True)
+    assert (tmp_path / "ddp" / "student" / "model.safetensors").exists()
+    assert metrics(tmp_path / "ddp")[-1]["step"] == 3
