@@ -32,7 +32,8 @@ class DataConfig(Strict):
     """Keep only hard images of these conditions (easy images are always eligible)."""
     max_inconsistency: float | None = None
     """Leave out hard images whose structure-consistency score is above this."""
-    num_workers: int = Field(2, ge=0)
+    num_workers: int | None = Field(None, ge=0)
+    """Data-loading processes per training process; unset: one per spare CPU core, at most 8."""
 
 
 class GeometryConfig(Strict):

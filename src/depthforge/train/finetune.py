@@ -8,6 +8,7 @@ saved in the plain ``transformers`` format.
 
 import json
 import logging
+import os
 import time
 from collections.abc import Callable, Iterator
 from contextlib import nullcontext
@@ -221,7 +222,7 @@ class Finetuner:
             self.config.seed,
             with_source=self.teacher is not None,
         )
-        workers = data.num_workers
+        workers = data.num_workers if data.num_workers is not None else min(8, (os.cpu_count() or 2) - 1)
         loader = DataLoader(
             stream,
             batch_size=sampler.micro,
