@@ -188,12 +188,20 @@ def test_command_line(tiny_models, distill_set, tmp_path):
 
 def test_two_process_data_parallel_training(tiny_models, distill_set, tmp_path):
     env = {**os.environ, "HF_HUB_OFFLINE": "1", "OMP_NUM_THREADS": "1"}
+    # accelerate's multi-process launcher; without CUDA the processes talk over gloo.
     command = [
         sys.executable,
         "-m",
-        "torch.distributed.run",
-        "--nproc_per_node",
+        "accelerate.commands.launch",
+        "--multi_gpu",
+        "--num_processes",
         "2",
+        "--num_machines",
+        "1",
+        "--mixed_precision",
+        "no",
+        "--dynamo_backend",
+        "no",
         "-m",
         "depthforge.cli",
         "finetune",
