@@ -539,6 +539,83 @@ def _without_none(options: dict) -> dict:
     return cleaned
 
 
+@app.command()
+def evaluate(
+    model: Annotated[
+        list[str],
+        typer.Option("--model", "-m", help="Model to score (repeatable); the first is the reference."),
+    ],
+    benchmark: Annotated[
+        str, typer.Option(help="Protocol: md4all-nuscenes, kitti-eigen, depth4tom-booster, generic, ...")
+    ],
+    root: Annotated[Path, typer.Option(help="The benchmark's root folder.")],
+    out: Annotated[
+        Path, typer.Option("--out", "-o", help="Evaluation folder (cache, CSV, JSON, Markdown, figures).")
+    ],
+    split: Annotated[
+        Path | None, typer.Option(help="Split file, for benchmarks that take one (KITTI).")
+    ] = None,
+    limit: Annotated[int | None, typer.Option(help="Score only the first N samples.")] = None,
+    metric_alignment: Annotated[
+        str | None, typer.Option(help="Override for metric models: none or median.")
+    ] = None,
+    figures: Annotated[int, typer.Option(help="Figure grids to draw.")] = 8,
+    batch_size: Annotated[int, typer.Option(min=1)] = 4,
+    device: Device = "auto",
+    dtype: Dtype = "auto",
+) -> None:
+    """Score models on a benchmark with its published protocol; tables, per-sample CSV and figures."""
+    from depthforge.depth.alignment import Alignment
+    from depthforge.evaluate.protocols import PROTOCOLS
+    from depthforge.evaluate.readers import ReaderError
+    from depthforge.evaluate.run import cache_predictions, score, write_figures, write_outputs
+
+    if benchmark not in PROTOCOLS:
+        _error(f"unknown benchmark '{benchmark}'; known: {', '.join(PROTOCOLS)}")
+        raise typer.Exit(2)
+    protocol = PROTOCOLS[benchmark]
+    _log_to(out, "evaluate.log")
+    try:
+        reader = protocol.make_reader(str(root), **({"split": split} if split else {}))
+        refs = reader.refs()[:limit]
+    except (ReaderError, TypeError) as error:
+        _error(str(error))
+        raise typer.Exit(2) from error
+    if not refs:
+        _error(f"{root}: no samples found for {benchmark}")
+        raise typer.Exit(2)
+    cached = {
+        name: cache_predictions(
+            name, reader, refs, out, lambda n: _load_depth_model(n, device, dtype), batch_size, _error
+        )
+        for name in model
+    }
+    alignment = Alignment(metric_alignment) if metric_alignment else None
+    evaluation = score(protocol, reader, refs, out, cached, _error, alignment)
+    write_outputs(evaluation, out)
+    write_figures(protocol, reader, refs, out, cached, figures, alignment)
+    typer.echo((out / "report.md").read_text())
+    scored = len({row["id"] for row in evaluation.rows})
+    _finish(len(refs) - scored, f"{scored} of {len(refs)} samples scored; outputs in {out}")
+
+
+@app.command()
+def report(
+    evaluations: Annotated[list[Path], typer.Argument(help="Folders written by `depthforge evaluate`.")],
+    out: Annotated[Path, typer.Option("--out", "-o", help="The merged Markdown report.")] = Path("report.md"),
+) -> None:
+    """Merge evaluation runs into one comparison (e.g. teacher vs student on every benchmark)."""
+    from depthforge.evaluate.report import merge_reports
+
+    try:
+        text = merge_reports(evaluations)
+    except (OSError, ValueError, KeyError) as error:
+        _error(str(error))
+        raise typer.Exit(2) from error
+    out.write_text(text)
+    typer.echo(text)
+
+
 @app.command("make-tiny-model")
 def make_tiny_model(
     arch: Annotated[str, typer.Argument(help="dpt, depth-anything or zoedepth.")],

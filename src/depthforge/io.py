@@ -141,3 +141,60 @@ def colorize(
     rgb = (colormaps[cmap](np.where(finite, scaled, 0))[..., :3] * 255).round().astype(np.uint8)
     rgb[~finite] = 0
     return rgb
+
+
+class DepthReadError(ValueError):
+    """A ground-truth depth or disparity file cannot be read."""
+
+
+def _read_pfm(path: Path) -> np.ndarray:
+    """A PFM file (greyscale ``Pf``), top row first."""
+    with path.open("rb") as file:
+        kind = file.readline().strip()
+        if kind != b"Pf":
+            raise DepthReadError(f"{path}: not a greyscale PFM (header {kind!r})")
+        width, height = (int(v) for v in file.readline().split())
+        scale = float(file.readline())
+        data = np.fromfile(file, "<f4" if scale < 0 else ">f4", width * height)
+    if data.size != width * height:
+        raise DepthReadError(f"{path}: PFM holds {data.size} values, expected {width * height}")
+    return np.flipud(data.reshape(height, width)).astype(np.float32)
+
+
+def _read_exr(path: Path) -> np.ndarray:
+    import OpenEXR
+
+    with OpenEXR.File(str(path)) as file:
+        channels = file.channels()
+        for name in ("Z", "Y", "R", "depth", *channels):
+            if name in channels:
+                pixels = np.array(channels[name].pixels, np.float32)
+                return pixels if pixels.ndim == 2 else pixels[..., 0]
+    raise DepthReadError(f"{path}: EXR has no channels")
+
+
+def read_depth_map(path: str | Path, png_scale: float = 1.0) -> np.ndarray:
+    """A depth or disparity map as float32: ``.npy``, ``.pfm``, ``.exr``, or 16-bit ``.png``/``.tif``
+    divided by ``png_scale`` (KITTI: 256). Errors name the file."""
+    path = Path(path)
+    try:
+        suffix = path.suffix.lower()
+        if suffix == ".npy":
+            values = np.load(path)
+        elif suffix == ".npz":
+            with np.load(path) as archive:
+                values = archive[archive.files[0]]
+        elif suffix == ".pfm":
+            values = _read_pfm(path)
+        elif suffix == ".exr":
+            values = _read_exr(path)
+        else:
+            with Image.open(path) as image:
+                values = np.asarray(image).astype(np.float32) / png_scale
+    except DepthReadError:
+        raise
+    except (OSError, ValueError, KeyError, EOFError) as error:
+        raise DepthReadError(f"{path}: cannot read depth ({error})") from error
+    if values.ndim != 2:
+        raise DepthReadError(f"{path}: expected a single-channel map, got shape {values.shape}")
+    return values.astype(np.float32)

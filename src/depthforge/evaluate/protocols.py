@@ -1,0 +1,146 @@
+"""Evaluation protocols as named presets: which reader, range caps, crops, alignment, averaging.
+
+Averages are per image (md4all, Monodepth2's KITTI code and Depth4ToM all average per image).
+Range caps keep ground truth strictly inside ``(low, high)``, as those codes do. Predictions are
+resized bilinearly to the ground truth's resolution before anything else.
+"""
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from depthforge.depth.alignment import Alignment, align_least_squares, align_to_depth, normalize_min_max
+from depthforge.depth.spaces import DepthSpace, depth_to_inverse, inverse_to_depth
+from depthforge.evaluate.metrics import image_metrics
+from depthforge.evaluate.readers import READERS, BenchmarkReader, Sample
+
+
+def garg_crop(size: tuple[int, int]) -> np.ndarray:
+    """The crop of Garg et al. used on KITTI's Eigen split (as in Monodepth2's evaluation)."""
+    height, width = size
+    top, bottom = int(0.40810811 * height), int(0.99189189 * height)
+    left, right = int(0.03594771 * width), int(0.96405229 * width)
+    mask = np.zeros(size, bool)
+    mask[top:bottom, left:right] = True
+    return mask
+
+
+def align_tom(
+    pred: torch.Tensor,
+    gt_depth: torch.Tensor,
+    mask: torch.Tensor,
+    baseline_x_focal: float,
+    depth_range: tuple[float, float],
+) -> torch.Tensor:
+    """Depth4ToM: min-max normalise the prediction, least-squares fit it to the ground-truth
+    disparity, and turn the fitted disparity into depth (clamped to the range)."""
+    gt_disparity = depth_to_inverse(gt_depth) * baseline_x_focal
+    disparity = align_least_squares(normalize_min_max(pred, mask), gt_disparity, mask)
+    low, high = depth_range
+    disparity = disparity.clamp(baseline_x_focal / high, baseline_x_focal / low)
+    return (inverse_to_depth(disparity) * baseline_x_focal).clamp(low, high)
+
+
+@dataclass(frozen=True)
+class Protocol:
+    name: str
+    reader: str
+    depth_range: tuple[float, float]
+    description: str
+    relative_alignment: Alignment = Alignment.LSTSQ_INVERSE
+    metric_alignment: Alignment = Alignment.NONE
+    crop: Callable[[tuple[int, int]], np.ndarray] | None = None
+    tom: bool = False
+    table: tuple[str, ...] = ("abs_rel", "rmse", "delta<1.25")
+
+    def make_reader(self, root: str, **options: object) -> BenchmarkReader:
+        return READERS[self.reader](root, **options)
+
+    def evaluated(self, sample: Sample) -> np.ndarray:
+        """The pixels scored: valid ground truth strictly inside the range, within the crop."""
+        low, high = self.depth_range
+        mask = sample.valid & (sample.depth > low) & (sample.depth < high)
+        return mask & self.crop(mask.shape) if self.crop else mask
+
+    def aligned_depth(
+        self,
+        pred: np.ndarray,
+        space: DepthSpace,
+        sample: Sample,
+        mask: np.ndarray,
+        metric_alignment: Alignment | None = None,
+    ) -> np.ndarray:
+        """The prediction resized to the ground truth and brought to metric depth by the protocol."""
+        size = sample.depth.shape
+        tensor = torch.from_numpy(np.ascontiguousarray(pred, np.float32))[None, None]
+        if tuple(pred.shape) != size:
+            tensor = F.interpolate(tensor, size=size, mode="bilinear", align_corners=False)
+        tensor, gt, valid = tensor[:, 0], torch.from_numpy(sample.depth)[None], torch.from_numpy(mask)[None]
+        if space is DepthSpace.RELATIVE_INVERSE_DEPTH:
+            if self.tom:
+                return align_tom(tensor, gt, valid, sample.baseline_x_focal or 1.0, self.depth_range)[
+                    0
+                ].numpy()
+            method = self.relative_alignment
+        else:
+            method = metric_alignment or self.metric_alignment
+        return align_to_depth(tensor, space, gt, valid, method, self.depth_range)[0].numpy()
+
+    def score(
+        self, pred: np.ndarray, space: DepthSpace, sample: Sample, metric_alignment: Alignment | None = None
+    ) -> dict[str, dict[str, float]]:
+        """Metrics per category (``all`` plus the sample's named categories)."""
+        mask = self.evaluated(sample)
+        depth = torch.from_numpy(self.aligned_depth(pred, space, sample, mask, metric_alignment))
+        gt = torch.from_numpy(sample.depth)
+        categories = {"all": mask, **{name: m & mask for name, m in sample.categories.items()}}
+        return {name: image_metrics(depth, gt, torch.from_numpy(m)) for name, m in categories.items()}
+
+
+_TOM_TABLE = ("mae", "delta<1.05", "delta<1.25", "abs_rel")
+PROTOCOLS: dict[str, Protocol] = {
+    p.name: p
+    for p in (
+        Protocol(
+            "md4all-nuscenes",
+            "nuscenes",
+            (0.1, 80.0),
+            "md4all on nuScenes: LiDAR GT, 0.1-80 m, per condition, LS in inverse depth for relative models",
+        ),
+        Protocol(
+            "md4all-robotcar",
+            "robotcar",
+            (0.1, 50.0),
+            "md4all on RobotCar: 0.1-50 m, per condition, LS in inverse depth for relative models",
+        ),
+        Protocol(
+            "kitti-eigen",
+            "kitti-eigen",
+            (1e-3, 80.0),
+            "KITTI Eigen split, annotated GT, Garg crop, 1e-3-80 m",
+            crop=garg_crop,
+        ),
+        Protocol("drivingstereo", "drivingstereo", (1e-3, 80.0), "DrivingStereo weather subsets, 1e-3-80 m"),
+        Protocol(
+            "depth4tom-booster",
+            "booster",
+            (1.0, 10_000.0),
+            "Depth4ToM on Booster train/balanced, quarter resolution, mm, ToM / Other / All",
+            tom=True,
+            table=_TOM_TABLE,
+        ),
+        Protocol(
+            "depth4tom-cleargrasp",
+            "cleargrasp",
+            (1.0, 10_000.0),
+            "Depth4ToM on ClearGrasp real split, full resolution, mm, ToM / Other / All",
+            tom=True,
+            table=_TOM_TABLE,
+        ),
+        Protocol("middlebury", "middlebury", (1.0, 100_000.0), "Middlebury 2014, mm", table=_TOM_TABLE),
+        Protocol("generic", "generic", (1e-3, 1e6), "depthforge's generic folder layout"),
+    )
+}

@@ -1,0 +1,124 @@
+import csv
+import json
+import shutil
+
+from PIL import Image
+from typer.testing import CliRunner
+
+from depthforge.cli import app
+from tests.evaluate.fixtures import write_generic
+
+runner = CliRunner()
+
+
+def test_evaluate_two_models_end_to_end_then_reuse_the_cache(tiny_models, tmp_path):
+    root = write_generic(tmp_path / "bench")
+    teacher, student = tmp_path / "teacher", tmp_path / "student"
+    shutil.copytree(tiny_models["depth-anything"], teacher)
+    shutil.copytree(tiny_models["zoedepth"], student)
+    out = tmp_path / "eval"
+    args = [
+        "evaluate",
+        "--model",
+        str(teacher),
+        "--model",
+        str(student),
+        "--benchmark",
+        "generic",
+        "--root",
+        str(root),
+        "--out",
+        str(out),
+        "--figures",
+        "2",
+        "--device",
+        "cpu",
+    ]
+    result = runner.invoke(app, args)
+    assert result.exit_code == 0, result.output
+    with (out / "per_sample.csv").open() as file:
+        rows = list(csv.DictReader(file))
+    assert len(rows) == 2 * 4 * 3  # models x samples x (all, tom, other)
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["units"]["rmse"] == "m" and summary["averaging"] == "per image"
+    assert summary["results"][str(teacher)]["night"]["all"]["count"] == 2
+    report = (out / "report.md").read_text()
+    assert "Pixels: tom" in report and "night abs_rel (ratio)" in report and "(%)" in report
+    figures = sorted((out / "figures").rglob("*.png"))
+    assert len(figures) == 2 and Image.open(figures[0]).size == (64 * 4, 48 * 2)
+    # Second run: the predictions are cached, so the models are not even needed any more.
+    shutil.rmtree(teacher)
+    shutil.rmtree(student)
+    again = runner.invoke(app, args)
+    assert again.exit_code == 0, again.output
+    assert json.loads((out / "summary.json").read_text()) == summary
+
+
+def test_a_malformed_sample_is_reported_and_the_rest_scored(tiny_models, tmp_path):
+    root = write_generic(tmp_path / "bench", conditions=("day",), count=3)
+    (root / "day" / "depth" / "s1.png").write_bytes(b"not a png")
+    result = runner.invoke(
+        app,
+        [
+            "evaluate",
+            "--model",
+            str(tiny_models["dpt"]),
+            "--benchmark",
+            "generic",
+            "--root",
+            str(root),
+            "--out",
+            str(tmp_path / "eval"),
+            "--device",
+            "cpu",
+        ],
+    )
+    assert result.exit_code == 1
+    assert "s1.png: cannot read depth" in result.stderr
+    assert "2 of 3 samples scored" in result.stdout
+
+
+def test_report_merges_evaluations(tiny_models, tmp_path):
+    root = write_generic(tmp_path / "bench", conditions=("day",), count=1)
+    for name in ("a", "b"):
+        runner.invoke(
+            app,
+            [
+                "evaluate",
+                "--model",
+                str(tiny_models["dpt"]),
+                "--benchmark",
+                "generic",
+                "--root",
+                str(root),
+                "--out",
+                str(tmp_path / name),
+                "--device",
+                "cpu",
+            ],
+        )
+    result = runner.invoke(
+        app, ["report", str(tmp_path / "a"), str(tmp_path / "b"), "--out", str(tmp_path / "r.md")]
+    )
+    assert result.exit_code == 0
+    assert (tmp_path / "r.md").read_text().count("## generic") == 2
+    bad = runner.invoke(app, ["report", str(tmp_path / "missing")])
+    assert bad.exit_code == 2 and "summary.json: missing" in bad.stderr
+
+
+def test_unknown_benchmark(tmp_path):
+    result = runner.invoke(
+        app,
+        [
+            "evaluate",
+            "--model",
+            "x",
+            "--benchmark",
+            "nope",
+            "--root",
+            str(tmp_path),
+            "--out",
+            str(tmp_path / "o"),
+        ],
+    )
+    assert result.exit_code == 2 and "unknown benchmark 'nope'" in result.stderr
