@@ -12,8 +12,11 @@ from tqdm import tqdm
 from depthforge.depth.spaces import DepthSpace
 
 if TYPE_CHECKING:
+    import numpy as np
+
     from depthforge.data.dataset import DatasetFolder
     from depthforge.depth.model import DepthModel
+    from depthforge.evaluate.readers import BenchmarkReader, SampleRef
     from depthforge.generate.request import Generator
     from depthforge.jobs import JobSummary, Shard
 
@@ -560,6 +563,12 @@ def evaluate(
         str | None, typer.Option(help="Override for metric models: none or median.")
     ] = None,
     figures: Annotated[int, typer.Option(help="Figure grids to draw.")] = 8,
+    corruption: Annotated[
+        str | None, typer.Option(help="Corrupt the images first: gaussian-noise, fog, night, ... (see docs).")
+    ] = None,
+    severities: Annotated[
+        str, typer.Option(help="Corruption severities, 1-5, comma-separated.")
+    ] = "1,2,3,4,5",
     batch_size: Annotated[int, typer.Option(min=1)] = 4,
     device: Device = "auto",
     dtype: Dtype = "auto",
@@ -568,7 +577,7 @@ def evaluate(
     from depthforge.depth.alignment import Alignment
     from depthforge.evaluate.protocols import PROTOCOLS
     from depthforge.evaluate.readers import ReaderError
-    from depthforge.evaluate.run import cache_predictions, score, write_figures, write_outputs
+    from depthforge.evaluate.run import Evaluation, cache_predictions, score, write_figures, write_outputs
 
     if benchmark not in PROTOCOLS:
         _error(f"unknown benchmark '{benchmark}'; known: {', '.join(PROTOCOLS)}")
@@ -584,19 +593,50 @@ def evaluate(
     if not refs:
         _error(f"{root}: no samples found for {benchmark}")
         raise typer.Exit(2)
-    cached = {
-        name: cache_predictions(
-            name, reader, refs, out, lambda n: _load_depth_model(n, device, dtype), batch_size, _error
-        )
-        for name in model
-    }
     alignment = Alignment(metric_alignment) if metric_alignment else None
-    evaluation = score(protocol, reader, refs, out, cached, _error, alignment)
+
+    def load(name: str) -> "DepthModel":
+        return _load_depth_model(name, device, dtype)
+
+    table = ("dee", "abs_rel", "delta<1.25") if corruption else protocol.table
+    evaluation = Evaluation(protocol, list(model), reader.unit, table)
+    for variant, transform in _variants(reader, corruption, severities):
+        cached = {
+            name: cache_predictions(name, reader, refs, out, load, batch_size, _error, variant, transform)
+            for name in model
+        }
+        score(evaluation, reader, refs, out, cached, _error, alignment, variant or None)
     write_outputs(evaluation, out)
-    write_figures(protocol, reader, refs, out, cached, figures, alignment)
+    if not corruption:
+        write_figures(protocol, reader, refs, out, cached, figures, alignment)
     typer.echo((out / "report.md").read_text())
     scored = len({row["id"] for row in evaluation.rows})
     _finish(len(refs) - scored, f"{scored} of {len(refs)} samples scored; outputs in {out}")
+
+
+def _variants(reader: "BenchmarkReader", corruption: str | None, severities: str) -> list[tuple[str, object]]:
+    """``("", None)`` for clean images, else one ``(name-level, transform)`` per severity."""
+    from depthforge.evaluate.corruptions import CORRUPTIONS, corrupt
+    from depthforge.generate.physics import EFFECTS
+    from depthforge.generate.seeds import numpy_rng, sample_seed
+
+    if corruption is None:
+        return [("", None)]
+    if corruption not in CORRUPTIONS:
+        _error(f"unknown corruption '{corruption}'; known: {', '.join(CORRUPTIONS)}")
+        raise typer.Exit(2)
+    variants = []
+    for level in (int(v) for v in _split(severities)):
+        variant = f"{corruption}-{level}"
+
+        def transform(
+            ref: "SampleRef", image: "np.ndarray", level: int = level, variant: str = variant
+        ) -> "np.ndarray":
+            depth = reader.load(ref).depth if corruption in EFFECTS else None
+            return corrupt(image, corruption, level, numpy_rng(sample_seed(0, f"{variant}/{ref.id}")), depth)
+
+        variants.append((variant, transform))
+    return variants
 
 
 @app.command()

@@ -37,6 +37,9 @@ def model_slug(name: str) -> str:
     return name.strip("/").replace("/", "--")
 
 
+Transform = Callable[[SampleRef, np.ndarray], np.ndarray]
+
+
 def cache_predictions(
     name: str,
     reader: BenchmarkReader,
@@ -45,9 +48,16 @@ def cache_predictions(
     load: Callable[[str], DepthModel],
     batch_size: int,
     report: Callable[[str], None],
+    variant: str = "",
+    transform: Transform | None = None,
 ) -> dict[str, Row]:
-    """Predict the samples not cached yet (loading the model only if there are any); return the rows."""
-    slug, stage = model_slug(name), f"predict-{model_slug(name)}"
+    """Predict the samples not cached yet (loading the model only if there are any); return the rows.
+
+    A ``variant`` (e.g. a corruption and its severity) has its own cache; ``transform`` changes
+    each image before inference.
+    """
+    slug = model_slug(name) + (f"/{variant}" if variant else "")
+    stage = "predict-" + slug.replace("/", "-")
     done = {row["id"] for row in read_rows(out / "manifest", stage)}
     if any(ref.id not in done for ref in refs):
         model = load(name)
@@ -56,7 +66,8 @@ def cache_predictions(
             images: list[np.ndarray | ItemError] = []
             for ref in batch:
                 try:
-                    images.append(reader.read_image(ref))
+                    image = reader.read_image(ref)
+                    images.append(transform(ref, image) if transform else image)
                 except ReaderError as error:
                     images.append(ItemError(str(error)))
             good = [image for image in images if isinstance(image, np.ndarray)]
@@ -82,6 +93,7 @@ class Evaluation:
     protocol: Protocol
     models: list[str]
     unit: str
+    table: tuple[str, ...]
     rows: list[dict[str, Any]] = field(default_factory=list)
 
     def summary(self) -> dict[str, Any]:
@@ -103,16 +115,18 @@ class Evaluation:
 
 
 def score(
-    protocol: Protocol,
+    evaluation: Evaluation,
     reader: BenchmarkReader,
     refs: list[SampleRef],
     out: Path,
     cached: dict[str, dict[str, Row]],
     report: Callable[[str], None],
     metric_alignment: Alignment | None = None,
-) -> Evaluation:
-    """Score every cached prediction against its ground truth; unreadable samples are reported."""
-    evaluation = Evaluation(protocol, list(cached), reader.unit)
+    condition: str | None = None,
+) -> None:
+    """Score every cached prediction against its ground truth into ``evaluation`` (under
+    ``condition`` if given, else each sample's own); unreadable samples are reported."""
+    protocol = evaluation.protocol
     for ref in refs:
         try:
             sample = reader.load(ref)
@@ -129,12 +143,11 @@ def score(
                     {
                         "model": model,
                         "id": ref.id,
-                        "condition": ref.condition,
+                        "condition": condition or ref.condition,
                         "category": category,
                         **metrics,
                     }
                 )
-    return evaluation
 
 
 def write_outputs(evaluation: Evaluation, out: Path) -> dict[str, Any]:
@@ -145,7 +158,7 @@ def write_outputs(evaluation: Evaluation, out: Path) -> dict[str, Any]:
         writer.writerows(evaluation.rows)
     summary = evaluation.summary()
     (out / "summary.json").write_text(json.dumps(summary, indent=2, allow_nan=True))
-    (out / "report.md").write_text(markdown_table(summary, evaluation.protocol.table))
+    (out / "report.md").write_text(markdown_table(summary, evaluation.table))
     return summary
 
 

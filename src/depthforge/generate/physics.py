@@ -153,12 +153,19 @@ EFFECTS: dict[str, Callable[[Scene, np.random.Generator, float], tuple[np.ndarra
 
 
 def apply_condition(
-    condition: str, image: np.ndarray, nearness: np.ndarray, rng: np.random.Generator
+    condition: str,
+    image: np.ndarray,
+    nearness: np.ndarray,
+    rng: np.random.Generator,
+    severity: float | None = None,
 ) -> tuple[np.ndarray, dict[str, Any]]:
-    """``image`` (uint8 RGB) turned into ``condition``; returns the uint8 result and its parameters."""
+    """``image`` (uint8 RGB) turned into ``condition``; returns the uint8 result and its parameters.
+
+    ``severity`` in [0, 1] is drawn from ``rng`` (in [0.3, 1]) unless given.
+    """
     if condition not in EFFECTS:
         raise ValueError(f"the physics backend cannot render '{condition}'; it knows {', '.join(EFFECTS)}")
-    severity = float(rng.uniform(0.3, 1.0))
+    severity = float(rng.uniform(0.3, 1.0)) if severity is None else severity
     scene = Scene((image.astype(np.float32) / 255) ** GAMMA, pseudo_distance(nearness))
     linear, params = EFFECTS[condition](scene, rng, severity)
     encoded = np.clip(linear, 0, 1) ** (1 / GAMMA)
