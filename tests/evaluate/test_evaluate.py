@@ -101,7 +101,8 @@ def test_report_merges_evaluations(tiny_models, tmp_path):
         app, ["report", str(tmp_path / "a"), str(tmp_path / "b"), "--out", str(tmp_path / "r.md")]
     )
     assert result.exit_code == 0
-    assert (tmp_path / "r.md").read_text().count("## generic") == 2
+    merged = (tmp_path / "r.md").read_text()
+    assert merged.count("## generic") == 2 and "Images per condition: day: 1." in merged
     bad = runner.invoke(app, ["report", str(tmp_path / "missing")])
     assert bad.exit_code == 2 and "summary.json: missing" in bad.stderr
 

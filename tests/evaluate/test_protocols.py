@@ -95,3 +95,18 @@ def test_metric_models_are_not_aligned_unless_asked():
     assert plain["abs_rel"] == pytest.approx(0.5)
     median = protocol.score(pred, DepthSpace.METRIC_DEPTH, gt, Alignment.MEDIAN)["all"]
     assert median["abs_rel"] == pytest.approx(0.0, abs=1e-6)
+
+
+def test_metric_predictions_in_metres_meet_millimetre_ground_truth():
+    gt = sample(np.full((2, 2), 2000.0), baseline_x_focal=1.0, unit="mm")
+    scores = PROTOCOLS["depth4tom-booster"].score(
+        np.full((2, 2), 2.0, np.float32), DepthSpace.METRIC_DEPTH, gt
+    )
+    assert scores["all"]["abs_rel"] == pytest.approx(0.0)
+
+
+def test_a_pixel_without_predicted_depth_is_an_error_not_a_crash():
+    gt = sample([[2.0, 4.0, 8.0]])
+    pred = np.array([[2.0, 0.0, np.nan]], np.float32)
+    scores = PROTOCOLS["md4all-nuscenes"].score(pred, DepthSpace.METRIC_DEPTH, gt)["all"]
+    assert scores["abs_rel"] == pytest.approx((0 + 76 / 4 + 72 / 8) / 3)  # both count as 80 m

@@ -65,7 +65,7 @@ def test_kitti_eigen_reads_annotated_ground_truth_and_reports_missing(tmp_path):
 
 def test_drivingstereo_weather_subsets(tmp_path):
     root = tmp_path / "ds"
-    rgb(root / "rainy" / "left-image-full-size" / "f1.jpg", 20, 40)
+    rgb(root / "rainy" / "left-image-full-size" / "f1.png", 20, 40)
     png16(root / "rainy" / "depth-map-full-size" / "f1.png", np.full((20, 40), 10 * 256))
     reader = DrivingStereo(root)
     sample = reader.load(reader.refs()[0])

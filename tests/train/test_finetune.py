@@ -225,3 +225,35 @@ def test_two_process_data_parallel_training(tiny_models, distill_set, tmp_path):
     subprocess.run(command, env=env, check=True, capture_output=True)
     assert (tmp_path / "ddp" / "student" / "model.safetensors").exists()
     assert metrics(tmp_path / "ddp")[-1]["step"] == 3
+
+
+def test_resume_refuses_a_different_run_and_trims_the_log(tiny_models, distill_set, tmp_path):
+    base = run_config(tiny_models["dpt"], distill_set, checkpoint_every=4, log_every=2)
+    finetune(load_config([], [base, {"optim": {"iterations": 6}}]), tmp_path / "run")
+    with pytest.raises(Exception, match=r"different optim\.batch_size"):
+        finetune(
+            load_config([], [base, {"optim": {"iterations": 8, "batch_size": 2}}]),
+            tmp_path / "run",
+            resume=True,
+        )
+    finetune(load_config([], [base, {"optim": {"iterations": 8}}]), tmp_path / "run", resume=True)
+    steps = [row["step"] for row in metrics(tmp_path / "run")]
+    assert steps == [2, 4, 6, 8]  # step 6 logged once: the log was cut back to the checkpoint at 4
+
+
+def test_a_non_finite_gradient_with_a_finite_loss_is_skipped(tiny_models, distill_set, tmp_path, monkeypatch):
+    from depthforge.train import finetune as module
+
+    original = module.SSILoss.forward
+
+    def poisoned(self, pred, target, mask=None):
+        losses = original(self, pred, target, mask)
+        # sqrt at 0: the value stays finite (0), the gradient is infinite.
+        return {**losses, "loss": losses["loss"] + torch.sqrt(pred - pred.detach()).sum()}
+
+    monkeypatch.setattr(module.SSILoss, "forward", poisoned)
+    result = finetune(
+        load_config([], [run_config(tiny_models["dpt"], distill_set, optim={"iterations": 3})]),
+        tmp_path / "run",
+    )
+    assert result.skipped_steps == 3

@@ -59,7 +59,10 @@ def _reciprocal(values: torch.Tensor, zero_is_valid: bool) -> torch.Tensor:
     """1/x with 0 <-> inf; invalid inputs (negatives, NaN and, unless ``zero_is_valid``, zeros) -> NaN."""
     values = values.float() if not values.is_floating_point() else values
     valid = ~torch.isnan(values) & ((values > 0) | ((values == 0) & zero_is_valid))
-    out = torch.where(values == 0, torch.full_like(values, torch.inf), 1.0 / values)
+    # A safe denominator: 1/0 would put NaN (0 * inf) into the gradient of the unselected branch.
+    out = torch.where(
+        values == 0, torch.full_like(values, torch.inf), 1.0 / torch.where(values == 0, 1.0, values)
+    )
     return torch.where(valid, out, torch.full_like(values, torch.nan))
 
 

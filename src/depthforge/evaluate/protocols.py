@@ -17,6 +17,8 @@ from depthforge.depth.spaces import DepthSpace, depth_to_inverse, inverse_to_dep
 from depthforge.evaluate.metrics import image_metrics
 from depthforge.evaluate.readers import READERS, BenchmarkReader, Sample
 
+UNIT_PER_METRE = {"m": 1.0, "mm": 1000.0}
+
 
 def garg_crop(size: tuple[int, int]) -> np.ndarray:
     """The crop of Garg et al. used on KITTI's Eigen split (as in Monodepth2's evaluation)."""
@@ -73,21 +75,27 @@ class Protocol:
         mask: np.ndarray,
         metric_alignment: Alignment | None = None,
     ) -> np.ndarray:
-        """The prediction resized to the ground truth and brought to metric depth by the protocol."""
+        """The prediction resized to the ground truth and brought to metric depth by the protocol.
+
+        A pixel without depth in the prediction (NaN, or non-positive metric depth) counts as the
+        farthest depth in range: scored as an error, never dropped.
+        """
         size = sample.depth.shape
         tensor = torch.from_numpy(np.ascontiguousarray(pred, np.float32))[None, None]
         if tuple(pred.shape) != size:
             tensor = F.interpolate(tensor, size=size, mode="bilinear", align_corners=False)
         tensor, gt, valid = tensor[:, 0], torch.from_numpy(sample.depth)[None], torch.from_numpy(mask)[None]
-        if space is DepthSpace.RELATIVE_INVERSE_DEPTH:
-            if self.tom:
-                return align_tom(tensor, gt, valid, sample.baseline_x_focal or 1.0, self.depth_range)[
-                    0
-                ].numpy()
-            method = self.relative_alignment
+        if space is DepthSpace.RELATIVE_INVERSE_DEPTH and self.tom:
+            depth = align_tom(tensor, gt, valid, sample.baseline_x_focal or 1.0, self.depth_range)
+        elif space is DepthSpace.RELATIVE_INVERSE_DEPTH:
+            depth = align_to_depth(tensor, space, gt, valid, self.relative_alignment, self.depth_range)
         else:
+            # Metric models speak metres; the ground truth may be in millimetres.
+            factor = UNIT_PER_METRE[sample.unit]
+            tensor = tensor * factor if space is DepthSpace.METRIC_DEPTH else tensor / factor
             method = metric_alignment or self.metric_alignment
-        return align_to_depth(tensor, space, gt, valid, method, self.depth_range)[0].numpy()
+            depth = align_to_depth(tensor, space, gt, valid, method, self.depth_range)
+        return torch.nan_to_num(depth, nan=self.depth_range[1])[0].numpy()
 
     def score(
         self, pred: np.ndarray, space: DepthSpace, sample: Sample, metric_alignment: Alignment | None = None

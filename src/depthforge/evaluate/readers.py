@@ -44,6 +44,7 @@ class Sample:
     """Named pixel masks (e.g. ``tom`` / ``other``), each within ``valid``."""
     baseline_x_focal: float | None = None
     """For stereo benchmarks: depth = baseline_x_focal / disparity, in the depth unit."""
+    unit: str = "m"
 
 
 class BenchmarkReader(ABC):
@@ -88,7 +89,7 @@ class BenchmarkReader(ABC):
             raise ReaderError(str(error)) from error
         valid = self.read_valid(ref, depth)
         categories = {name: mask & valid for name, mask in self.read_categories(ref, valid).items()}
-        return Sample(ref.id, ref.condition, image, depth, valid, categories, self.stereo(ref))
+        return Sample(ref.id, ref.condition, image, depth, valid, categories, self.stereo(ref), self.unit)
 
 
 def _require(path: Path) -> Path:
@@ -98,11 +99,20 @@ def _require(path: Path) -> Path:
 
 
 def _mask(path: Path) -> np.ndarray:
+    """A single-channel mask or class map (the first channel of a colour one)."""
     try:
         with Image.open(_require(path)) as image:
-            return np.asarray(image)
+            values = np.asarray(image)
     except OSError as error:
         raise ReaderError(f"{path}: cannot read mask ({error})") from error
+    return values[..., 0] if values.ndim == 3 else values
+
+
+def _json(path: Path) -> dict[str, Any]:
+    try:
+        return json.loads(path.read_text())
+    except (OSError, ValueError) as error:
+        raise ReaderError(f"{path}: cannot read JSON ({error})") from error
 
 
 class GenericFolder(BenchmarkReader):
@@ -116,15 +126,16 @@ class GenericFolder(BenchmarkReader):
         ROOT/benchmark.json                                  optional settings (below)
 
     Without ``images/`` at the root, every subfolder that has one is a condition. ``benchmark.json``
-    may give ``png_scale`` (PNG16 value per unit, default 1000: millimetres to metres), ``unit``
-    (default ``m``) and ``categories`` (name -> list of class ids in ``categories/``). Disparity
-    needs ``baseline`` (in the unit) and ``fx`` (px) in the sample's intrinsics.
+    may give ``png_scale`` (PNG16 depth value per unit, default 1000: millimetres to metres),
+    ``disparity_png_scale`` (PNG16 disparity value per pixel, default 256), ``unit`` (default ``m``)
+    and ``categories`` (name -> list of class ids in ``categories/``). Disparity needs ``baseline``
+    (in the unit) and ``fx`` (px) in the sample's intrinsics.
     """
 
     def __init__(self, root: str | Path) -> None:
         super().__init__(root)
         settings = self.root / "benchmark.json"
-        self.settings: dict[str, Any] = json.loads(settings.read_text()) if settings.is_file() else {}
+        self.settings: dict[str, Any] = _json(settings) if settings.is_file() else {}
         self.unit = self.settings.get("unit", "m")
 
     def _folders(self) -> list[tuple[str, Path]]:
@@ -142,12 +153,13 @@ class GenericFolder(BenchmarkReader):
         return found
 
     def _find(self, ref: SampleRef, kind: str) -> Path | None:
-        matches = sorted((ref.files["folder"] / kind).glob(f"{ref.image.stem}.*"))
+        folder = ref.files["folder"] / kind
+        matches = sorted(p for p in folder.iterdir() if p.stem == ref.image.stem) if folder.is_dir() else []
         return matches[0] if matches else None
 
     def _intrinsics(self, ref: SampleRef) -> dict[str, float]:
         path = self._find(ref, "intrinsics")
-        return json.loads(path.read_text()) if path else {}
+        return _json(path) if path else {}
 
     def read_depth(self, ref: SampleRef) -> np.ndarray:
         scale = float(self.settings.get("png_scale", 1000))
@@ -160,7 +172,7 @@ class GenericFolder(BenchmarkReader):
         bf = self.stereo(ref)
         if bf is None:
             raise ReaderError(f"{ref.image}: disparity ground truth needs baseline and fx in its intrinsics")
-        values = read_depth_map(disparity, scale)
+        values = read_depth_map(disparity, float(self.settings.get("disparity_png_scale", 256)))
         with np.errstate(divide="ignore"):
             return np.where(values > 0, bf / values, 0).astype(np.float32)
 
@@ -201,7 +213,10 @@ class KittiEigen(BenchmarkReader):
         for line in _require(self.split).read_text().splitlines():
             if not line.strip():
                 continue
-            drive, frame, side = line.split()[:3]
+            parts = line.split()
+            if len(parts) < 3:
+                raise ReaderError(f"{self.split}: malformed line '{line}' (expected 'DRIVE FRAME l|r')")
+            drive, frame, side = parts[:3]
             camera = "image_02" if side == "l" else "image_03"
             image = self.root / drive / camera / "data" / f"{frame}.png"
             found.append(
@@ -242,7 +257,8 @@ class DrivingStereo(BenchmarkReader):
         for weather in self.WEATHERS:
             folder = self.root / weather / "left-image-full-size"
             if folder.is_dir():
-                found += [SampleRef(f"{weather}/{p.stem}", p, weather) for p in sorted(folder.glob("*.jpg"))]
+                images = sorted(p for p in folder.iterdir() if p.suffix.lower() in {".png", ".jpg", ".jpeg"})
+                found += [SampleRef(f"{weather}/{p.stem}", p, weather) for p in images]
         return found
 
     def read_depth(self, ref: SampleRef) -> np.ndarray:
@@ -263,9 +279,13 @@ class CachedLidar(BenchmarkReader):
     """
 
     def refs(self) -> list[SampleRef]:
-        with _require(self.root / "index.csv").open() as file:
+        index = _require(self.root / "index.csv")
+        with index.open() as file:
             rows = list(csv.DictReader(file))
-        return [SampleRef(row["id"], self.root / row["image"], row["condition"]) for row in rows]
+        try:
+            return [SampleRef(row["id"], self.root / row["image"], row["condition"]) for row in rows]
+        except KeyError as error:
+            raise ReaderError(f"{index}: missing column {error}; expected id, image, condition") from error
 
     def read_depth(self, ref: SampleRef) -> np.ndarray:
         return read_depth_map(_require(self.root / "depth" / f"{ref.id}.npz"))
@@ -320,7 +340,8 @@ class Booster(BenchmarkReader):
         return np.asarray(Image.fromarray(image).resize(size, Image.Resampling.BILINEAR))
 
     def _quarter(self, values: np.ndarray) -> np.ndarray:
-        return values[self.SCALE // 2 :: self.SCALE, self.SCALE // 2 :: self.SCALE]
+        """Nearest-neighbour quarter size, sampling pixel 4i as Depth4ToM's evaluation does."""
+        return values[:: self.SCALE, :: self.SCALE]
 
     def read_depth(self, ref: SampleRef) -> np.ndarray:
         disparity = self._quarter(read_depth_map(_require(ref.files["scene"] / "disp_00.npy"))) / self.SCALE
@@ -371,7 +392,6 @@ class ClearGrasp(BenchmarkReader):
 
     def read_categories(self, ref: SampleRef, valid: np.ndarray) -> dict[str, np.ndarray]:
         tom = _mask(self._sibling(ref, "mask.png"))
-        tom = tom[..., 0] if tom.ndim == 3 else tom
         return {"tom": tom > 0, "other": tom == 0}
 
 

@@ -15,7 +15,6 @@ def merge_reports(folders: list[Path]) -> str:
         if not path.is_file():
             raise ValueError(f"{path}: missing; run `depthforge evaluate` into {folder} first")
         summary = json.loads(path.read_text())
-        protocol = PROTOCOLS.get(summary["protocol"])
-        metrics = protocol.table if protocol else ("abs_rel", "rmse", "delta<1.25")
+        metrics = tuple(summary.get("table") or PROTOCOLS[summary["protocol"]].table)
         sections += [f"## {summary['protocol']} ({folder})", "", markdown_table(summary, metrics)]
     return "\n".join(sections)

@@ -11,6 +11,7 @@ OUT/figures/ID.png                 image | each model's depth | each model's err
 """
 
 import csv
+import hashlib
 import json
 import math
 from collections import defaultdict
@@ -37,6 +38,17 @@ def model_slug(name: str) -> str:
     return name.strip("/").replace("/", "--")
 
 
+def model_fingerprint(name: str) -> str:
+    """For a local folder, a short hash of its config and weight files' sizes and times, so that a
+    model retrained into the same folder gets a fresh cache; empty for hub ids."""
+    folder = Path(name)
+    if not folder.is_dir():
+        return ""
+    files = sorted([*folder.glob("*.json"), *folder.glob("*.safetensors")])
+    stats = [(p.name, p.stat().st_size, p.stat().st_mtime_ns) for p in files]
+    return hashlib.sha1(repr(stats).encode()).hexdigest()[:8]
+
+
 Transform = Callable[[SampleRef, np.ndarray], np.ndarray]
 
 
@@ -56,7 +68,8 @@ def cache_predictions(
     A ``variant`` (e.g. a corruption and its severity) has its own cache; ``transform`` changes
     each image before inference.
     """
-    slug = model_slug(name) + (f"/{variant}" if variant else "")
+    fingerprint = model_fingerprint(name)
+    slug = model_slug(name) + (f"-{fingerprint}" if fingerprint else "") + (f"/{variant}" if variant else "")
     stage = "predict-" + slug.replace("/", "-")
     done = {row["id"] for row in read_rows(out / "manifest", stage)}
     if any(ref.id not in done for ref in refs):
@@ -99,7 +112,7 @@ class Evaluation:
     def summary(self) -> dict[str, Any]:
         groups: dict[tuple[str, str, str], list[dict[str, float]]] = defaultdict(list)
         for row in self.rows:
-            for condition in (row["condition"], "all"):
+            for condition in {row["condition"], "all"}:
                 groups[(row["model"], condition, row["category"])].append(row)
         means = defaultdict(lambda: defaultdict(dict))
         for (model, condition, category), rows in sorted(groups.items()):
@@ -110,6 +123,7 @@ class Evaluation:
             "models": self.models,
             "units": metric_units(self.unit),
             "averaging": "per image",
+            "table": list(self.table),
             "results": means,
         }
 
@@ -137,7 +151,11 @@ def score(
             if ref.id not in rows:
                 continue
             pred = np.load(out / rows[ref.id]["path"])
-            scores = protocol.score(pred, DepthSpace(rows[ref.id]["space"]), sample, metric_alignment)
+            try:
+                scores = protocol.score(pred, DepthSpace(rows[ref.id]["space"]), sample, metric_alignment)
+            except ValueError as error:
+                report(f"{ref.id} ({model}): cannot score ({error})")
+                continue
             for category, metrics in scores.items():
                 evaluation.rows.append(
                     {
@@ -239,7 +257,7 @@ def write_figures(
             if ref.id in rows
         }
         path = out / "figures" / f"{ref.id}.png"
-        labels = {Path(model).name: depth for model, depth in predictions.items()}
+        labels = {model_slug(model): depth for model, depth in predictions.items()}
         save_png(path, figure_grid(sample.image, sample.depth, mask, labels))
         written.append(path)
     return written

@@ -8,6 +8,7 @@ saved in the plain ``transformers`` format.
 
 import json
 import logging
+import math
 import os
 import time
 from collections.abc import Callable, Iterator
@@ -171,13 +172,36 @@ class Finetuner:
         found = checkpoints(self.run_dir)
         if not found:
             return
+        self._check_same_run()
         state, trainer = load_checkpoint(found[-1], self.student, self.accelerator.process_index)
         self.optimizer.load_state_dict(state["optimizer"])
         self.scheduler.load_state_dict(state["scheduler"])
         if self.accelerator.scaler is not None and state["scaler"]:
             self.accelerator.scaler.load_state_dict(state["scaler"])
         self.step, self.skipped = trainer["step"], trainer["skipped_steps"]
+        self._trim_metrics()
         self.report(f"resumed from {found[-1]} at step {self.step}")
+
+    RESUME_KEYS = ("seed", "data", "geometry", "augment", "loss", "online_teacher")
+    """What must not change on resume: the data order and every sample depend on them (the
+    schedule, e.g. ``optim.iterations``, may change: extending a run is legitimate)."""
+
+    def _check_same_run(self) -> None:
+        saved = yaml.safe_load((self.run_dir / "config.yaml").read_text())
+        current = self.config.model_dump(mode="json")
+        changed = [key for key in self.RESUME_KEYS if saved.get(key) != current.get(key)]
+        for key in ("batch_size", "grad_accumulation"):
+            if saved["optim"][key] != current["optim"][key]:
+                changed.append(f"optim.{key}")
+        if changed:
+            raise ConfigError(f"{self.run_dir}: cannot resume with a different {', '.join(changed)}")
+
+    def _trim_metrics(self) -> None:
+        """Drop log rows past the checkpoint: those steps are trained again."""
+        path = self.run_dir / "metrics.jsonl"
+        if self.accelerator.is_main_process and path.exists():
+            rows = [line for line in path.read_text().splitlines() if json.loads(line)["step"] <= self.step]
+            path.write_text("".join(row + "\n" for row in rows))
 
     def _checkpoint(self) -> None:
         folder = checkpoint_dir(self.run_dir, self.step)
@@ -271,8 +295,13 @@ class Finetuner:
                     self.accelerator.backward(losses["loss"] / accumulation)
             for key, value in losses.items():
                 totals[key] = totals.get(key, 0.0) + float(value.detach()) / accumulation
-        if finite and self.config.optim.clip_grad_norm:
-            self.accelerator.clip_grad_norm_(self.model.parameters(), self.config.optim.clip_grad_norm)
+        if finite:
+            # The loss can be finite while a gradient is not; with no grad scaler to catch it
+            # (fp32, bf16) that step is skipped too. Clipping at infinity only measures the norm.
+            norm = self.accelerator.clip_grad_norm_(
+                self.model.parameters(), self.config.optim.clip_grad_norm or math.inf
+            )
+            finite = self.accelerator.scaler is not None or self._all_finite(norm)
         if finite:
             self.optimizer.step()
         self.optimizer.zero_grad(set_to_none=True)
