@@ -1,0 +1,128 @@
+import numpy as np
+import pytest
+from typer.testing import CliRunner
+
+from depthforge.cli import app
+from depthforge.evaluate.readers import GenericFolder
+from depthforge.sim.render import ground_truth, render_image, render_scenes
+from depthforge.sim.scenes import Layout, Part
+
+SIZE = (32, 24)
+
+
+def facing_plane(distance: float) -> Part:
+    """A large square at z = ``distance``, facing a camera on the z axis."""
+    return Part(
+        "wall",
+        {
+            "type": "rectangle",
+            "transform": {"translate": (0, 0, distance), "scale": (50, 50, 1), "rotate_x": 180},
+        },
+        (0.5, 0.5, 0.5),
+    )
+
+
+def camera_on_z(*parts: Part) -> Layout:
+    return Layout("test", list(parts), (0.0, 0.0, 0.0), (0.0, 0.0, 1.0), 60.0)
+
+
+def test_depth_is_camera_z_so_a_facing_plane_is_constant():
+    depth, tom = ground_truth(camera_on_z(facing_plane(5.0)), SIZE)
+    np.testing.assert_allclose(depth, 5.0, atol=1e-4)  # the ray distance would grow to the corners
+    assert not tom.any()
+
+
+def test_masks_mark_exactly_the_tom_objects():
+    # A glass cube on the axis (only its front face, at z = 2.5, is seen) and an opaque box off
+    # axis spanning z = 1-2: the mask must be exactly the pixels at depth 2.5.
+    glass = Part(
+        "glass",
+        {"type": "cube", "transform": {"translate": (0, 0, 3), "scale": (0.5, 0.5, 0.5), "rotate_x": 0}},
+        (0.2, 0.6, 0.2),
+        tom="glass",
+    )
+    box = Part(
+        "box",
+        {"type": "cube", "transform": {"translate": (1.2, 0, 1.5), "scale": (0.3, 0.3, 0.5), "rotate_x": 0}},
+        (0.6, 0.2, 0.2),
+    )
+    depth, tom = ground_truth(camera_on_z(facing_plane(6.0), glass, box), SIZE)
+    assert tom.sum() > 20
+    np.testing.assert_array_equal(tom, np.isclose(depth, 2.5, atol=1e-4))
+    assert ((depth > 0.9) & (depth < 2.1)).any()  # the box is in view, and not in the mask
+
+
+def test_rendering_is_deterministic(tmp_path):
+    for name in ("a", "b"):
+        render_scenes(tmp_path / name, "tabletop", ["day", "tom"], 1, 7, SIZE, spp=4, report=lambda _: None)
+    for path in (
+        "day/images/tabletop-00000.png",
+        "tom/images/tabletop-00000.png",
+        "day/depth/tabletop-00000.npy",
+    ):
+        assert (tmp_path / "a" / path).read_bytes() == (tmp_path / "b" / path).read_bytes()
+
+
+def test_conditions_share_the_layout_and_differ_in_light():
+    from depthforge.sim.scenes import street
+
+    layout = street(np.random.default_rng(0))
+    day, night = (render_image(layout, c, SIZE, 4, 0) for c in ("day", "night"))
+    assert night.mean() < 0.5 * day.mean()
+
+
+def test_the_generic_reader_loads_a_rendered_set(tmp_path):
+    result = CliRunner().invoke(
+        app,
+        [
+            "sim",
+            "render",
+            "--family",
+            "street",
+            "--conditions",
+            "day,fog,tom",
+            "--n",
+            "2",
+            "--size",
+            "32x24",
+            "--spp",
+            "2",
+            "--out",
+            str(tmp_path / "sb"),
+        ],
+    )
+    assert result.exit_code == 0, result.output
+    reader = GenericFolder(tmp_path / "sb")
+    refs = reader.refs()
+    assert sorted({r.condition for r in refs}) == ["day", "fog", "tom"] and len(refs) == 6
+    tom = reader.load(next(r for r in refs if r.condition == "tom"))
+    assert tom.depth.shape == (24, 32) and tom.valid.any() and set(tom.categories) == {"tom", "other"}
+    again = CliRunner().invoke(
+        app,
+        [
+            "sim",
+            "render",
+            "--family",
+            "street",
+            "--conditions",
+            "day,fog,tom",
+            "--n",
+            "2",
+            "--size",
+            "32x24",
+            "--spp",
+            "2",
+            "--out",
+            str(tmp_path / "sb"),
+        ],
+    )
+    assert "0 scenes rendered" in again.stdout and "2 already there" in again.stdout
+
+
+def test_unknown_condition_and_family(tmp_path):
+    bad = CliRunner().invoke(
+        app, ["sim", "render", "--family", "street", "--conditions", "hail", "--out", str(tmp_path)]
+    )
+    assert bad.exit_code == 2 and "unknown condition(s) hail" in bad.stderr
+    with pytest.raises(ValueError, match="unknown scene family"):
+        render_scenes(tmp_path, "forest", ["day"], 1, 0, SIZE)
