@@ -704,6 +704,31 @@ def sim_render(
     )
 
 
+@app.command("run")
+def run_config(
+    config: Annotated[Path, typer.Argument(help="A pipeline YAML (see configs/).")],
+    force: Annotated[bool, typer.Option(help="Run every stage again, even the complete ones.")] = False,
+) -> None:
+    """Run the method end to end from one YAML file; complete stages are skipped, so a rerun resumes."""
+    from depthforge.pipeline import PipelineError, run_pipeline
+
+    def invoke(argv: list[str]) -> int:
+        try:
+            result = app(argv, standalone_mode=False)
+        except typer.Exit as stop:
+            return stop.exit_code
+        except SystemExit as stop:
+            return int(stop.code or 0)
+        return result if isinstance(result, int) else 0
+
+    try:
+        ran = run_pipeline(config, invoke, report=typer.echo, force=force)
+    except PipelineError as error:
+        _error(str(error))
+        raise typer.Exit(1) from error
+    typer.echo(f"pipeline {config}: {len(ran)} stage(s) run")
+
+
 @app.command("make-tiny-model")
 def make_tiny_model(
     arch: Annotated[str, typer.Argument(help="dpt, depth-anything or zoedepth.")],
