@@ -84,7 +84,13 @@ def test_malformed_pipelines(tmp_path):
         load_pipeline(path)
 
 
-@pytest.mark.parametrize("config", sorted((Path(__file__).parents[1] / "configs").glob("*.yaml")))
+SHIPPED = [
+    *sorted((Path(__file__).parents[1] / "configs").glob("*.yaml")),
+    Path(__file__).parents[1] / "src" / "depthforge" / "presets" / "demo.yaml",
+]
+
+
+@pytest.mark.parametrize("config", SHIPPED, ids=lambda p: p.name)
 def test_shipped_configs_name_real_commands_and_options(config):
     _, stages = load_pipeline(config)
     for stage in stages:

@@ -587,6 +587,7 @@ def evaluate(
     try:
         reader = protocol.make_reader(str(root), **({"split": split} if split else {}))
         refs = reader.refs()[:limit]
+        protocol = protocol.for_reader(reader)
     except (ReaderError, TypeError) as error:
         _error(str(error))
         raise typer.Exit(2) from error
@@ -727,6 +728,26 @@ def run_config(
         _error(str(error))
         raise typer.Exit(1) from error
     typer.echo(f"pipeline {config}: {len(ran)} stage(s) run")
+
+
+@app.command()
+def demo(
+    seed: Annotated[int, typer.Option(help="Seed of the scenes, the generation and the training.")] = 0,
+    workdir: Annotated[Path, typer.Option(help="Where everything goes.")] = Path("outputs/demo"),
+) -> None:
+    """The method end to end on SimBench, offline on a CPU: render, label, generate, fine-tune, evaluate."""
+    from importlib import resources
+
+    import yaml
+
+    document = yaml.safe_load(resources.files("depthforge").joinpath("presets/demo.yaml").read_text())
+    document["workdir"] = str(workdir)
+    document["vars"]["seed"] = str(seed)
+    workdir.mkdir(parents=True, exist_ok=True)
+    config = workdir / "demo.yaml"
+    config.write_text(yaml.safe_dump(document, sort_keys=False))
+    run_config(config)
+    typer.echo((workdir / "report.md").read_text())
 
 
 @app.command("make-tiny-model")

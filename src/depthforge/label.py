@@ -9,6 +9,7 @@ import numpy as np
 from depthforge.data.dataset import LABEL_STAGE, DatasetFolder, depth_stats
 from depthforge.data.manifest import Row
 from depthforge.depth.model import DepthModel
+from depthforge.depth.spaces import DepthSpace
 from depthforge.io import ImageReadError, find_images, read_rgb, save_npy, save_png
 from depthforge.jobs import WHOLE, ItemError, JobSummary, Shard, run_job
 
@@ -26,19 +27,25 @@ def plan_easy_images(inputs: Iterable[str | Path]) -> tuple[list[EasyImage], lis
 
 
 def label_row(
-    dataset: DatasetFolder, easy_id: str, image: np.ndarray, depth: np.ndarray, model: DepthModel
+    dataset: DatasetFolder,
+    easy_id: str,
+    image: np.ndarray,
+    depth: np.ndarray,
+    space: DepthSpace,
+    teacher: str,
 ) -> Row:
-    """Write an easy image and its label into the dataset; return its manifest row."""
+    """Write an easy image and its label (in ``space``, made by ``teacher``) into the dataset;
+    return its manifest row."""
     save_png(dataset.root / dataset.easy_image(easy_id), image)
     save_npy(dataset.root / dataset.label(easy_id), depth.astype(np.float32))
     return {
         "id": easy_id,
         "image": dataset.easy_image(easy_id),
         "label": dataset.label(easy_id),
-        "label_space": model.space.value,
-        "label_unit": model.space.unit,
+        "label_space": space.value,
+        "label_unit": space.unit,
         "label_stats": depth_stats(depth),
-        "teacher": model.name,
+        "teacher": teacher,
         "height": int(image.shape[0]),
         "width": int(image.shape[1]),
     }
@@ -73,7 +80,7 @@ def label_images(
             if isinstance(image, ItemError):
                 rows.append(image)
             else:
-                row = label_row(dataset, item.id, image, next(depths), model)
+                row = label_row(dataset, item.id, image, next(depths), model.space, model.name)
                 rows.append({**row, "source": str(item.source)})
         return rows
 

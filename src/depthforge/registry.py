@@ -39,6 +39,11 @@ PRESETS: dict[str, Preset] = {
 }
 
 
+BUNDLED = {"simbench-teacher": Path(__file__).parent / "assets" / "simbench-teacher"}
+"""Models shipped inside the package (no download): the SimBench teacher, trained on rendered day
+scenes by ``scripts/train_sim_teacher.py``."""
+
+
 def resolve(name: str) -> tuple[str, DepthSpace | None]:
     """A preset name, local folder or hub id -> what ``from_pretrained`` loads, and the known space.
 
@@ -46,6 +51,8 @@ def resolve(name: str) -> tuple[str, DepthSpace | None]:
     """
     if Path(name).is_dir():
         return name, None
+    if name in BUNDLED:
+        return str(BUNDLED[name]), DepthSpace.RELATIVE_INVERSE_DEPTH
     if name in PRESETS:
         return PRESETS[name].hub_id, PRESETS[name].space
     return name, None

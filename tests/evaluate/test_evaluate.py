@@ -123,3 +123,38 @@ def test_unknown_benchmark(tmp_path):
         ],
     )
     assert result.exit_code == 2 and "unknown benchmark 'nope'" in result.stderr
+
+
+def test_table_shows_a_category_only_where_it_exists():
+    from depthforge.evaluate.metrics import METRIC_NAMES, metric_units
+    from depthforge.evaluate.run import markdown_table
+
+    metrics = dict.fromkeys(METRIC_NAMES, 0.5) | {"count": 2}
+    summary = {
+        "protocol": "generic",
+        "description": "d",
+        "averaging": "per image",
+        "models": ["a", "b"],
+        "units": metric_units("m"),
+        "results": {
+            m: {
+                "day": {"all": metrics},
+                "tom": {"all": metrics, "tom": metrics},
+                "all": {"all": metrics, "tom": metrics},
+            }
+            for m in ("a", "b")
+        },
+    }
+    table = markdown_table(summary, ("abs_rel",))
+    tom_section = table[table.index("Pixels: tom") :]
+    assert "day abs_rel" not in tom_section and "tom abs_rel" in tom_section
+
+
+def test_a_generic_folder_can_set_its_range(tmp_path):
+    from depthforge.evaluate.protocols import PROTOCOLS
+    from depthforge.evaluate.readers import GenericFolder
+
+    root = write_generic(tmp_path / "bench", conditions=("day",), count=1)
+    settings = json.loads((root / "benchmark.json").read_text()) | {"depth_range": [0.5, 30]}
+    (root / "benchmark.json").write_text(json.dumps(settings))
+    assert PROTOCOLS["generic"].for_reader(GenericFolder(root)).depth_range == (0.5, 30.0)

@@ -6,7 +6,7 @@ resized bilinearly to the ground truth's resolution before anything else.
 """
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 import torch
@@ -60,6 +60,14 @@ class Protocol:
 
     def make_reader(self, root: str, **options: object) -> BenchmarkReader:
         return READERS[self.reader](root, **options)
+
+    def for_reader(self, reader: BenchmarkReader) -> "Protocol":
+        """This protocol with the range a generic folder's ``benchmark.json`` gives, if any."""
+        settings = getattr(reader, "settings", {})
+        if "depth_range" not in settings:
+            return self
+        low, high = settings["depth_range"]
+        return replace(self, depth_range=(float(low), float(high)))
 
     def evaluated(self, sample: Sample) -> np.ndarray:
         """The pixels scored: valid ground truth strictly inside the range, within the crop."""

@@ -201,18 +201,15 @@ def markdown_table(summary: dict[str, Any], metrics: tuple[str, ...]) -> str:
     categories = sorted(first["all"], key=lambda k: k != "all")
     lines = [f"**{summary['protocol']}**: {summary['description']}; averaged {summary['averaging']}.", ""]
     for category in categories:
+        shown = [c for c in conditions if category in first[c]]  # e.g. ToM pixels exist in "tom" only
         header = [
             "model",
-            *(
-                f"{c} {m} ({'%' if units[m] == 'fraction' else units[m]})"
-                for c in conditions
-                for m in metrics
-            ),
+            *(f"{c} {m} ({'%' if units[m] == 'fraction' else units[m]})" for c in shown for m in metrics),
         ]
         lines += [f"Pixels: {category}", "", "| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
         for model in models:
             cells = [model]
-            for condition in conditions:
+            for condition in shown:
                 values = results[model].get(condition, {}).get(category, {})
                 reference = first[condition][category]
                 for metric in metrics:

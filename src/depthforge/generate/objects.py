@@ -99,7 +99,7 @@ def make_object_scenes(
         }
         return [
             {
-                **label_row(dataset, s.id, image, depth, teacher),
+                **label_row(dataset, s.id, image, depth, teacher.space, teacher.name),
                 "source": "text-to-image",
                 "origin": {**origin, "prompt": s.prompt, "seed": s.seed},
             }

@@ -1,7 +1,7 @@
 """`depthforge sim render`: rendered scenes with exact ground truth, in the generic benchmark layout.
 
 ```
-OUT/benchmark.json                          categories: tom = class 1, other = class 0
+OUT/benchmark.json                          depth range; categories: tom = class 1, other = class 0
 OUT/CONDITION/images/FAMILY-NNNNN.png       the rendered image (sRGB, fixed exposure: night is dark)
 OUT/CONDITION/depth/FAMILY-NNNNN.npy        camera-z depth in metres, 0 where the ray meets sky
 OUT/CONDITION/intrinsics/FAMILY-NNNNN.json  fx, fy, cx, cy (px)
@@ -28,6 +28,8 @@ from depthforge.sim.backend import mitsuba, variant
 from depthforge.sim.scenes import LAYOUTS, Layout, describe
 
 STAGE = "render"
+DEPTH_RANGES = {"street": [0.5, 150.0], "tabletop": [0.05, 10.0]}
+"""Evaluation range caps per family (written to benchmark.json): the scenes' own extents."""
 
 
 @dataclass(frozen=True)
@@ -86,12 +88,12 @@ def render_scenes(
     report: Callable[[str], None] = print,
 ) -> JobSummary:
     """Render ``count`` scenes of ``family`` in every condition, with ground truth, into ``out``."""
-    write_atomic(
-        out / "benchmark.json",
-        lambda tmp: tmp.write_text(
-            json.dumps({"unit": "m", "categories": {"tom": [1], "other": [0]}}, indent=2)
-        ),
-    )
+    settings = {
+        "unit": "m",
+        "depth_range": DEPTH_RANGES.get(family, [0.05, 200.0]),
+        "categories": {"tom": [1], "other": [0]},
+    }
+    write_atomic(out / "benchmark.json", lambda tmp: tmp.write_text(json.dumps(settings, indent=2)))
 
     def process(batch: list[SceneItem]) -> list[dict[str, Any] | ItemError]:
         rows: list[dict[str, Any] | ItemError] = []
