@@ -17,21 +17,19 @@ $(BIN)/depthforge: pyproject.toml
 
 setup: $(BIN)/depthforge
 
-# Until the SimBench demo lands, the main job predicts depth for the shipped example images with a
-# tiny model built here. It is UNTRAINED (random weights): the pipeline runs, its depth means nothing.
+# The main job: the whole method on SimBench, offline, on a CPU (about 2 minutes after set-up):
+# render scenes, label them with the bundled teacher, make night and fog images with the physics
+# backend, fine-tune the student, and score teacher and student on held-out rendered scenes.
 demo: setup
-	@echo "NOTE: the demo model is a tiny, UNTRAINED depth network; its depth maps are meaningless."
-	$(BIN)/depthforge make-tiny-model depth-anything .cache/tiny-untrained-depth-anything
-	$(BIN)/depthforge predict examples/images --model .cache/tiny-untrained-depth-anything --out outputs/demo-predict
-	@echo "NOTE: outputs/demo-predict holds .npy depth + .png pictures from an UNTRAINED model."
+	$(BIN)/depthforge demo
 
 test: setup
-	$(BIN)/ruff check src tests benchmarks
+	$(BIN)/ruff check src tests benchmarks scripts
 	$(BIN)/python -m pytest -q
 
 lint: setup
-	$(BIN)/ruff check src tests benchmarks
-	$(BIN)/ruff format --check src tests benchmarks
+	$(BIN)/ruff check src tests benchmarks scripts
+	$(BIN)/ruff format --check src tests benchmarks scripts
 
 clean:
 	rm -rf $(VENV) .cache outputs
