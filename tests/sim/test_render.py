@@ -126,3 +126,17 @@ def test_unknown_condition_and_family(tmp_path):
     assert bad.exit_code == 2 and "unknown condition(s) hail" in bad.stderr
     with pytest.raises(ValueError, match="unknown scene family"):
         render_scenes(tmp_path, "forest", ["day"], 1, 0, SIZE)
+
+
+def test_rendered_day_scenes_become_a_training_set_labelled_with_exact_depth(tmp_path):
+    from depthforge.data.dataset import DatasetFolder
+    from depthforge.sim.dataset import ground_truth_dataset
+
+    render_scenes(tmp_path / "street", "street", ["day"], 2, 3, SIZE, spp=2, report=lambda _: None)
+    dataset = DatasetFolder(tmp_path / "data")
+    assert ground_truth_dataset([tmp_path / "street"], dataset) == 2
+    assert ground_truth_dataset([tmp_path / "street"], dataset) == 0  # already there
+    row = dataset.labels()[0]
+    assert row["label_space"] == "metric_depth" and row["teacher"] == "rendered"
+    label = np.load(dataset.root / row["label"])
+    np.testing.assert_array_equal(label, np.load(tmp_path / "street" / "day" / "depth" / "street-00000.npy"))
