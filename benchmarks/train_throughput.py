@@ -19,13 +19,12 @@ from pathlib import Path
 import numpy as np
 import torch
 from PIL import Image
-from transformers import AutoModelForDepthEstimation, DepthAnythingConfig, Dinov2Config, DPTImageProcessorPil
 
 from depthforge.config import FinetuneConfig, load_config
 from depthforge.data.dataset import DatasetFolder
 from depthforge.data.pairs import PairStream, collect_pairs
 from depthforge.depth.model import DepthModel
-from depthforge.depth.tiny import save_tiny_model
+from depthforge.depth.tiny import save_depth_anything, save_tiny_model
 from depthforge.generate.job import GenerateJob, generate_samples, plan_samples
 from depthforge.generate.physics import PhysicsGenerator
 from depthforge.label import label_images
@@ -36,34 +35,17 @@ def save_vit_small(folder: Path) -> Path:
     """Depth Anything V2 Small's architecture (DINOv2 ViT-S/14 + DPT head), random weights."""
     if (folder / "config.json").exists():
         return folder
-    backbone = Dinov2Config(
-        hidden_size=384,
-        num_hidden_layers=12,
-        num_attention_heads=6,
-        image_size=518,
-        patch_size=14,
+    return save_depth_anything(
+        folder,
+        width=384,
+        layers=12,
+        heads=6,
         out_indices=[3, 6, 9, 12],
-        reshape_hidden_states=False,
-        apply_layernorm=True,
+        neck=[48, 96, 192, 384],
+        fusion=64,
+        head=32,
+        size=518,
     )
-    config = DepthAnythingConfig(
-        backbone_config=backbone,
-        reassemble_hidden_size=384,
-        neck_hidden_sizes=[48, 96, 192, 384],
-        fusion_hidden_size=64,
-        head_hidden_size=32,
-        reassemble_factors=[4, 2, 1, 0.5],
-    )
-    torch.manual_seed(0)
-    AutoModelForDepthEstimation.from_config(config).save_pretrained(folder)
-    DPTImageProcessorPil(
-        size={"height": 518, "width": 518},
-        keep_aspect_ratio=True,
-        ensure_multiple_of=14,
-        image_mean=[0.485, 0.456, 0.406],
-        image_std=[0.229, 0.224, 0.225],
-    ).save_pretrained(folder)
-    return folder
 
 
 def training_set(root: Path, count: int) -> DatasetFolder:

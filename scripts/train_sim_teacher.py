@@ -12,48 +12,13 @@ import shutil
 from pathlib import Path
 
 import torch
-from transformers import AutoModelForDepthEstimation, DepthAnythingConfig, Dinov2Config, DPTImageProcessorPil
 
 from depthforge.config import load_config
 from depthforge.data.dataset import DatasetFolder
+from depthforge.depth.tiny import save_depth_anything
 from depthforge.sim.dataset import ground_truth_dataset
 from depthforge.sim.render import render_scenes
 from depthforge.train.finetune import finetune
-
-
-def save_architecture(folder: Path, size: int) -> Path:
-    """Depth Anything's architecture at a small size (about 1 M parameters), random weights."""
-    backbone = Dinov2Config(
-        hidden_size=96,
-        num_hidden_layers=6,
-        num_attention_heads=3,
-        intermediate_size=384,
-        image_size=size,
-        patch_size=14,
-        out_indices=[2, 3, 5, 6],
-        reshape_hidden_states=False,
-    )
-    config = DepthAnythingConfig(
-        backbone_config=backbone,
-        reassemble_hidden_size=96,
-        neck_hidden_sizes=[24, 48, 96, 96],
-        fusion_hidden_size=48,
-        head_hidden_size=16,
-    )
-    torch.manual_seed(0)
-    model = AutoModelForDepthEstimation.from_config(config)
-    # The head ends in a ReLU: start its input positive, or a randomly initialised head can output
-    # zeros everywhere, get no gradient and never learn.
-    torch.nn.init.constant_(model.head.conv3.bias, 1.0)
-    model.save_pretrained(folder)
-    DPTImageProcessorPil(
-        size={"height": size, "width": size},
-        keep_aspect_ratio=True,
-        ensure_multiple_of=14,
-        image_mean=[0.485, 0.456, 0.406],
-        image_std=[0.229, 0.224, 0.225],
-    ).save_pretrained(folder)
-    return folder
 
 
 def main() -> None:
@@ -78,7 +43,20 @@ def main() -> None:
         rendered.append(folder)
     dataset = DatasetFolder(args.work / "dataset")
     ground_truth_dataset(rendered, dataset)
-    start = save_architecture(args.work / "init", size=112)
+    # Depth Anything's architecture at a small size (about 1.3 M parameters). The head ends in a
+    # ReLU: its input starts positive, or a random head can output zeros, get no gradient, never learn.
+    start = save_depth_anything(
+        args.work / "init",
+        width=96,
+        layers=6,
+        heads=3,
+        out_indices=[2, 3, 5, 6],
+        neck=[24, 48, 96, 96],
+        fusion=48,
+        head=16,
+        size=112,
+        head_bias=1.0,
+    )
     config = load_config(
         [],
         [

@@ -91,3 +91,51 @@ def save_tiny_model(arch: TinyArch | str, folder: str | Path, seed: int = 0) -> 
     net.save_pretrained(folder)
     _processor(arch).save_pretrained(folder)
     return Path(folder)
+
+
+def save_depth_anything(
+    folder: str | Path,
+    width: int,
+    layers: int,
+    heads: int,
+    out_indices: list[int],
+    neck: list[int],
+    fusion: int,
+    head: int,
+    size: int,
+    head_bias: float | None = None,
+    seed: int = 0,
+) -> Path:
+    """Save a Depth Anything network of any size (DINOv2 ViT with 14 px patches + DPT head), random
+    weights, with Depth Anything's image processor at ``size``. ``head_bias`` starts the last
+    head convolution's bias there (a positive value keeps the final ReLU alive from scratch)."""
+    backbone = Dinov2Config(
+        hidden_size=width,
+        num_hidden_layers=layers,
+        num_attention_heads=heads,
+        intermediate_size=4 * width,
+        image_size=size,
+        patch_size=14,
+        out_indices=out_indices,
+        reshape_hidden_states=False,
+    )
+    config = DepthAnythingConfig(
+        backbone_config=backbone,
+        reassemble_hidden_size=width,
+        neck_hidden_sizes=neck,
+        fusion_hidden_size=fusion,
+        head_hidden_size=head,
+    )
+    torch.manual_seed(seed)
+    net = AutoModelForDepthEstimation.from_config(config)
+    if head_bias is not None:
+        torch.nn.init.constant_(net.head.conv3.bias, head_bias)
+    net.save_pretrained(folder)
+    DPTImageProcessorPil(
+        size={"height": size, "width": size},
+        keep_aspect_ratio=True,
+        ensure_multiple_of=14,
+        image_mean=[0.485, 0.456, 0.406],
+        image_std=[0.229, 0.224, 0.225],
+    ).save_pretrained(folder)
+    return Path(folder)
