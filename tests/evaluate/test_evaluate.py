@@ -54,25 +54,26 @@ def test_evaluate_two_models_end_to_end_then_reuse_the_cache(tiny_models, tmp_pa
     assert json.loads((out / "summary.json").read_text()) == summary
 
 
+def evaluate_args(model, root, out):
+    return [
+        "evaluate",
+        "--model",
+        str(model),
+        "--benchmark",
+        "generic",
+        "--root",
+        str(root),
+        "--out",
+        str(out),
+        "--device",
+        "cpu",
+    ]
+
+
 def test_a_malformed_sample_is_reported_and_the_rest_scored(tiny_models, tmp_path):
     root = write_generic(tmp_path / "bench", conditions=("day",), count=3)
     (root / "day" / "depth" / "s1.png").write_bytes(b"not a png")
-    result = runner.invoke(
-        app,
-        [
-            "evaluate",
-            "--model",
-            str(tiny_models["dpt"]),
-            "--benchmark",
-            "generic",
-            "--root",
-            str(root),
-            "--out",
-            str(tmp_path / "eval"),
-            "--device",
-            "cpu",
-        ],
-    )
+    result = runner.invoke(app, evaluate_args(tiny_models["dpt"], root, tmp_path / "eval"))
     assert result.exit_code == 1
     assert "s1.png: cannot read depth" in result.stderr
     assert "2 of 3 samples scored" in result.stdout
@@ -81,22 +82,7 @@ def test_a_malformed_sample_is_reported_and_the_rest_scored(tiny_models, tmp_pat
 def test_report_merges_evaluations(tiny_models, tmp_path):
     root = write_generic(tmp_path / "bench", conditions=("day",), count=1)
     for name in ("a", "b"):
-        runner.invoke(
-            app,
-            [
-                "evaluate",
-                "--model",
-                str(tiny_models["dpt"]),
-                "--benchmark",
-                "generic",
-                "--root",
-                str(root),
-                "--out",
-                str(tmp_path / name),
-                "--device",
-                "cpu",
-            ],
-        )
+        runner.invoke(app, evaluate_args(tiny_models["dpt"], root, tmp_path / name))
     result = runner.invoke(
         app, ["report", str(tmp_path / "a"), str(tmp_path / "b"), "--out", str(tmp_path / "r.md")]
     )

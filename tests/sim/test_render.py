@@ -72,50 +72,30 @@ def test_conditions_share_the_layout_and_differ_in_light():
 
 
 def test_the_generic_reader_loads_a_rendered_set(tmp_path):
-    result = CliRunner().invoke(
-        app,
-        [
-            "sim",
-            "render",
-            "--family",
-            "street",
-            "--conditions",
-            "day,fog,tom",
-            "--n",
-            "2",
-            "--size",
-            "32x24",
-            "--spp",
-            "2",
-            "--out",
-            str(tmp_path / "sb"),
-        ],
-    )
+    args = [
+        "sim",
+        "render",
+        "--family",
+        "street",
+        "--conditions",
+        "day,fog,tom",
+        "--n",
+        "2",
+        "--size",
+        "32x24",
+        "--spp",
+        "2",
+        "--out",
+        str(tmp_path / "sb"),
+    ]
+    result = CliRunner().invoke(app, args)
     assert result.exit_code == 0, result.output
     reader = GenericFolder(tmp_path / "sb")
     refs = reader.refs()
     assert sorted({r.condition for r in refs}) == ["day", "fog", "tom"] and len(refs) == 6
     tom = reader.load(next(r for r in refs if r.condition == "tom"))
     assert tom.depth.shape == (24, 32) and tom.valid.any() and set(tom.categories) == {"tom", "other"}
-    again = CliRunner().invoke(
-        app,
-        [
-            "sim",
-            "render",
-            "--family",
-            "street",
-            "--conditions",
-            "day,fog,tom",
-            "--n",
-            "2",
-            "--size",
-            "32x24",
-            "--spp",
-            "2",
-            "--out",
-            str(tmp_path / "sb"),
-        ],
-    )
+    again = CliRunner().invoke(app, args)
     assert "0 scenes rendered" in again.stdout and "2 already there" in again.stdout
 
 
