@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from depthforge.generate.physics import EFFECTS, apply_condition, pseudo_distance
+from depthforge.generate.physics import EFFECTS, Light, Scene, _normals, apply_condition, pseudo_distance
 from tests.conftest import smooth_image
 
 
@@ -23,11 +23,12 @@ def test_fog_brings_farther_pixels_closer_to_the_airlight():
     assert np.all(np.diff(gap) >= -1.5)  # monotone up to 8-bit rounding
 
 
-def test_night_lowers_mean_luminance():
+def test_night_is_far_darker_than_day_away_from_the_lamps():
     image = smooth_image(48, 64)
+    eighty_metres = np.full((48, 64), (1 / 80 - 1 / 200) / (1 / 2 - 1 / 200), np.float32)
     for seed in range(5):
-        dark, _ = apply_condition("night", image, ramp(), np.random.default_rng(seed))
-        assert luminance(dark) < 0.6 * luminance(image)
+        dark, _ = apply_condition("night", image, eighty_metres, np.random.default_rng(seed))
+        assert luminance(dark) < 0.4 * luminance(image)
 
 
 @pytest.mark.parametrize("condition", list(EFFECTS))
@@ -56,3 +57,45 @@ def test_unknown_condition_is_refused():
 def test_pseudo_distance_spans_near_to_far():
     distance = pseudo_distance(np.array([0.0, 1.0]))
     assert distance[0] == pytest.approx(200.0) and distance[1] == pytest.approx(2.0)
+
+
+def flat_scene(distance=10.0, height=24, width=32):
+    return Scene(np.full((height, width, 3), 0.5, np.float32), np.full((height, width), distance, np.float32))
+
+
+def test_points_lie_at_their_distance_and_project_back_to_their_pixel():
+    scene = flat_scene()
+    points = scene.points()
+    assert np.allclose(np.linalg.norm(points, axis=-1), 10.0)
+    assert np.allclose(points[12, 16], [0, 0, 10])
+    for y, x in [(0, 0), (5, 30), (23, 7)]:
+        assert scene.project(points[y, x]) == pytest.approx((y, x), abs=1e-4)
+
+
+def test_normals_of_a_wall_facing_the_camera_point_back_at_it():
+    height, width = 24, 32
+    wall = Scene(np.zeros((height, width, 3), np.float32), np.ones((height, width), np.float32))
+    rays = wall.points()  # unit rays; scale each so that z == 8: a fronto-parallel wall
+    points = rays * (8 / rays[..., 2:])
+    normals = _normals(points)
+    assert np.allclose(normals, [0, 0, -1], atol=1e-5)
+
+
+def test_a_lamp_lights_near_surfaces_more_and_a_spot_nothing_outside_its_cone():
+    points = np.array([[[0, 0, 10], [0, 0, 20], [5, 0, 10]]], np.float32)  # all facing the camera
+    normals = np.tile(np.array([0, 0, -1], np.float32), (1, 3, 1))
+    lamp = Light(np.array([0.0, 0.0, 0.0]), 100.0, np.ones(3))
+    irradiance = lamp.irradiance(points, normals)[0, :, 0]
+    assert irradiance[0] == pytest.approx(100 / 100.25)  # a lamp is 0.5 m across
+    assert irradiance[0] > irradiance[2] > irradiance[1] > 0  # nearer, then off-axis, then farther
+    spot = Light(np.array([0.0, 0.0, 0.0]), 100.0, np.ones(3), np.array([0.0, 0.0, 1.0]), 10.0)
+    lit = spot.irradiance(points, normals)[0, :, 0]
+    assert lit[0] == pytest.approx(irradiance[0]) and lit[2] == 0.0  # 26.6 degrees off the axis
+
+
+def test_night_makes_the_sky_darker_than_the_lit_ground():
+    image = np.full((48, 64, 3), 200, np.uint8)  # a bright, uniform day image
+    for seed in range(5):
+        dark, _ = apply_condition("night", image, ramp(), np.random.default_rng(seed))
+        sky, ground = luminance(dark[:6]), luminance(dark[-12:])
+        assert sky < 40 and sky < ground

@@ -1,8 +1,10 @@
 """The physics backend: depth-aware synthesis of fog, night, rain and snow, on a CPU, with no weights.
 
 Every effect works in linear RGB on a pseudo-metric distance map made from the label (relative
-inverse depth is mapped to 2-200 m, so sky ends far away), and draws its severity and every random
-choice from the sample's own generator, so a sample depends on its seed alone.
+inverse depth is mapped to 2-200 m, so sky ends far away); night also back-projects it to 3D points
+with an assumed field of view, to light surfaces from lamps placed in the scene. Each effect draws
+its severity and every random choice from the sample's own generator, so a sample depends on its
+seed alone.
 """
 
 from collections.abc import Callable
@@ -18,6 +20,7 @@ from depthforge.generate.seeds import numpy_rng
 
 NEAR_M, FAR_M = 2.0, 200.0
 GAMMA = 2.2
+FOV_DEG = 65.0  # the horizontal field of view assumed when lights are placed in 3D
 
 
 @dataclass(frozen=True)
@@ -31,6 +34,23 @@ class Scene:
     def scale(self) -> float:
         """Image size relative to 240 px high, so effects look the same at any resolution."""
         return self.linear.shape[0] / 240
+
+    @property
+    def focal(self) -> float:
+        """Focal length in pixels for the assumed field of view (the backend knows no intrinsics)."""
+        return self.distance.shape[1] / (2 * np.tan(np.radians(FOV_DEG) / 2))
+
+    def points(self) -> np.ndarray:
+        """Camera-space points ``[H, W, 3]`` (x right, y down, z forward) of every pixel."""
+        height, width = self.distance.shape
+        ys, xs = np.mgrid[0:height, 0:width].astype(np.float32)
+        rays = np.stack([(xs - width / 2) / self.focal, (ys - height / 2) / self.focal, np.ones_like(xs)], -1)
+        return rays / np.linalg.norm(rays, axis=-1, keepdims=True) * self.distance[..., None]
+
+    def project(self, point: np.ndarray) -> tuple[float, float]:
+        """The pixel ``(y, x)`` of a camera-space point in front of the camera."""
+        height, width = self.distance.shape
+        return point[1] / point[2] * self.focal + height / 2, point[0] / point[2] * self.focal + width / 2
 
 
 def pseudo_distance(nearness: np.ndarray) -> np.ndarray:
@@ -67,26 +87,104 @@ def _glow_layer(shape: tuple[int, int], centres: list[tuple[float, float, float]
     return layer
 
 
-def night(scene: Scene, rng: np.random.Generator, severity: float) -> tuple[np.ndarray, dict[str, Any]]:
+def _normals(points: np.ndarray) -> np.ndarray:
+    """Unit surface normals from neighbouring points, turned to face the camera."""
+    normals = np.cross(np.gradient(points, axis=0), np.gradient(points, axis=1))
+    normals /= np.linalg.norm(normals, axis=-1, keepdims=True) + 1e-9
+    facing = np.sign(-(normals * points).sum(-1, keepdims=True))
+    return normals * np.where(facing == 0, 1, facing)
+
+
+@dataclass(frozen=True)
+class Light:
+    """A point light in camera space (x right, y down, z forward, pseudo-metres); with an ``axis``
+    it is a spot of half-angle ``cone_deg``. ``power`` is the irradiance it gives 1 m away."""
+
+    position: np.ndarray
+    power: float
+    colour: np.ndarray
+    axis: np.ndarray | None = None
+    cone_deg: float = 180.0
+
+    def irradiance(self, points: np.ndarray, normals: np.ndarray) -> np.ndarray:
+        """RGB irradiance ``[H, W, 3]`` on surfaces: inverse-square falloff and Lambert's cosine."""
+        to_light = self.position - points
+        squared = (to_light**2).sum(-1)
+        direction = to_light / np.sqrt(squared + 1e-12)[..., None]
+        irradiance = np.clip((normals * direction).sum(-1), 0, 1) / (squared + 0.25)  # a lamp has a size
+        if self.axis is not None:  # full on the axis, fading linearly in cosine to the cone's edge
+            edge = np.cos(np.radians(self.cone_deg))
+            irradiance *= np.clip(((-direction * self.axis).sum(-1) - edge) / (1 - edge), 0, 1)
+        return self.power * irradiance[..., None] * self.colour
+
+
+# Light colours (linear RGB): sodium and LED street lamps, a warm room lamp, moonlit ambient, night sky.
+SODIUM, LED, WARM = np.array([1.0, 0.72, 0.42]), np.array([1.0, 0.95, 0.9]), np.array([1.0, 0.85, 0.65])
+MOON, NIGHT_SKY = np.array([0.7, 0.8, 1.0]), np.array([0.4, 0.5, 1.0])
+DOWN = np.array([0.0, 1.0, 0.0])
+
+
+def _street_lamps(scene: Scene, points: np.ndarray, rng: np.random.Generator) -> list[Light]:
+    """2-8 lamps, each hanging 1-4 m above a point on the scene (nearer than 60 m), drawn toward
+    the camera so it lights what is around it."""
     height, width = scene.distance.shape
-    exposure = _lerp(0.25, 0.04, severity)
-    sodium = rng.uniform()
-    tint = sodium * np.array([1.0, 0.72, 0.42]) + (1 - sodium) * np.array([0.62, 0.75, 1.0])
-    far = np.clip((scene.distance - 60) / 100, 0, 1)[..., None]  # the sky goes darker still
-    linear = scene.linear * exposure * tint * (1 - 0.8 * far)
-    count = int(rng.integers(4, 13))
-    lights = []
-    for _ in range(count):
-        y, x = rng.uniform(0.15, 0.65) * height, rng.uniform(0, 1) * width
-        closeness = NEAR_M / scene.distance[int(y), int(x)]
-        lights.append((y, x, _lerp(2, 14, min(1.0, 4 * closeness)) * scene.scale))
-    linear = linear + 0.9 * _glow_layer((height, width), lights)[..., None] * np.array([1.0, 0.85, 0.6])
+    lamps: list[Light] = []
+    wanted = int(rng.integers(2, 9))
+    for _ in range(4 * wanted):
+        y, x = int(rng.uniform(0.1, 0.9) * height), int(rng.uniform(0, width))
+        if scene.distance[y, x] < 60:
+            position = points[y, x] * rng.uniform(0.6, 0.95) - rng.uniform(1, 4) * DOWN
+            lamps.append(Light(position, rng.uniform(1, 6), SODIUM if rng.uniform() < 0.5 else LED))
+        if len(lamps) == wanted:
+            break
+    return lamps
+
+
+def _overhead_lamp(scene: Scene, points: np.ndarray, rng: np.random.Generator) -> Light:
+    """A spot 1.5-4 m above a point in the lower middle of the frame, shining down (a room's lamp)."""
+    height, width = scene.distance.shape
+    below = points[int(rng.uniform(0.5, 0.8) * height), int(rng.uniform(0.3, 0.7) * width)]
+    position = below - rng.uniform(1.5, 4.0) * DOWN
+    return Light(position, rng.uniform(5, 20), WARM, DOWN, rng.uniform(35, 60))
+
+
+def _headlights(rng: np.random.Generator) -> Light:
+    """The camera's own car: a 30-degree spot just below the camera, along the road."""
+    axis = np.array([0.0, 0.08, 1.0]) / np.hypot(0.08, 1.0)
+    return Light(np.array([0.0, 0.6, 0.0]), rng.uniform(8, 30), LED, axis, 30.0)
+
+
+def night(scene: Scene, rng: np.random.Generator, severity: float) -> tuple[np.ndarray, dict[str, Any]]:
+    """Relight the scene as at night: a dim ambient, street lamps, half the time an overhead lamp and
+    half the time headlights, shaded on normals from the depth; a dark sky (light-polluted orange or
+    blue); glows where lamps are in view; shot and read noise."""
+    points = scene.points()
+    normals = _normals(points)
+    ambient = _lerp(0.06, 0.008, severity)
+    lamps = _street_lamps(scene, points, rng)
+    overhead, headlights = bool(rng.uniform() < 0.5), bool(rng.uniform() < 0.5)
+    lamps += [_overhead_lamp(scene, points, rng)] * overhead
+    lights = lamps + [_headlights(rng)] * headlights
+    light = ambient * MOON + sum(lamp.irradiance(points, normals) for lamp in lights)
+    sky = np.clip((scene.distance - 120) / 60, 0, 1)[..., None]
+    sky_colour = rng.uniform(0.002, 0.012) * (SODIUM if rng.uniform() < 0.4 else NIGHT_SKY)
+    linear = scene.linear * light * (1 - sky) + sky_colour * sky
+    glows = [
+        (
+            *scene.project(lamp.position),
+            float(np.clip(12 / np.linalg.norm(lamp.position), 1.4, 12)) * scene.scale,
+        )
+        for lamp in lamps
+        if lamp.position[2] > 0.5
+    ]
+    linear = linear + _glow_layer(scene.distance.shape, glows)[..., None] * WARM
     shot, read = _lerp(0.002, 0.01, severity), _lerp(0.002, 0.012, severity)
     noise = rng.standard_normal(linear.shape) * np.sqrt(shot * np.clip(linear, 0, None) + read**2)
     return linear + noise, {
-        "exposure": exposure,
-        "sodium_share": round(float(sodium), 4),
-        "lights": count,
+        "ambient": ambient,
+        "lamps": len(lamps) - overhead,
+        "overhead": overhead,
+        "headlights": headlights,
         "noise": [shot, read],
     }
 
