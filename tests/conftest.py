@@ -64,9 +64,8 @@ def make_dataset(
         blob = np.exp(-((x - 0.4 - 0.2 * index) ** 2 + (y - 0.5) ** 2) / 0.02)
         np.save(dataset.root / row["label"], (0.2 + y + 0.5 * blob).astype(np.float32))
     job = GenerateJob(dataset, PhysicsGenerator(), batch_size=4)
-    generate_samples(
-        dataset, job, plan_samples(dataset.labels(), ["fog", "night"], 1, 0), report=lambda _: None
-    )
+    samples = plan_samples(dataset.labels(), ["fog", "night"], 1, 0)
+    generate_samples(dataset, job, samples, {"seed": 0}, report=lambda _: None)
     return dataset
 
 

@@ -2,6 +2,8 @@
 
 import logging
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
@@ -54,6 +56,18 @@ def _load_depth_model(name: str, device: str, dtype: str, space: DepthSpace | No
     try:
         return DepthModel.from_pretrained(name, device=device, dtype=dtype, space=space)
     except (ModelLoadError, ValueError) as error:
+        _error(str(error))
+        raise typer.Exit(2) from error
+
+
+@contextmanager
+def _refusing_stale_work() -> Iterator[None]:
+    """A stage asked to resume outputs made with other settings: one error line, exit status 2."""
+    from depthforge.jobs import SettingsMismatch
+
+    try:
+        yield
+    except SettingsMismatch as error:
         _error(str(error))
         raise typer.Exit(2) from error
 
@@ -122,7 +136,8 @@ def label(
     part, device = _launch(shard, device)
     teacher = _load_depth_model(model, device, dtype)
     dataset = DatasetFolder(out)
-    summary = label_images(inputs, teacher, dataset, part, batch_size, report=_error)
+    with _refusing_stale_work():
+        summary = label_images(inputs, teacher, dataset, part, batch_size, report=_error)
     dataset.write_metadata()
     _finish(len(summary.failed), f"{summary.done} labelled into {out}; {summary.already_done} already there")
 
@@ -267,7 +282,14 @@ def _generate(
     checker = Consistency(teacher, max_inconsistency, drop_inconsistent) if teacher else None
     job = GenerateJob(dataset, generator, batch_size, condition_model, checker)
     samples = plan_samples(easy, conditions, per_condition, seed, banks)
-    return generate_samples(dataset, job, samples, shard, report=_error)
+    settings = {
+        "seed": seed,
+        "condition_model": condition_model.name if condition_model else None,
+        "max_inconsistency": max_inconsistency,
+        "drop_inconsistent": drop_inconsistent,
+    }
+    with _refusing_stale_work():
+        return generate_samples(dataset, job, samples, settings, shard, report=_error)
 
 
 @app.command()
@@ -424,9 +446,10 @@ def generate_objects(
     )
     generator = _generator(options, wanted, batch_size, device, dtype)
     labeller = _load_depth_model(teacher, device, dtype)
-    scenes = make_object_scenes(
-        dataset, generator, labeller, plan_scenes(n, bank, seed), bank.negative, part, _error
-    )
+    with _refusing_stale_work():
+        scenes = make_object_scenes(
+            dataset, generator, labeller, plan_scenes(n, bank, seed), bank.negative, part, _error
+        )
     launch_state().wait_for_everyone()  # every process's scenes are labelled before any is transformed
     objects = [row for row in dataset.labels() if row["id"].startswith(OBJECT_PREFIX)]
     summary = _generate(
@@ -602,10 +625,11 @@ def evaluate(
     table = ("dee", "abs_rel", "delta<1.25") if corruption else protocol.table
     evaluation = Evaluation(protocol, list(model), reader.unit, table)
     for variant, transform in _variants(reader, corruption, severities):
-        cached = {
-            name: cache_predictions(name, reader, refs, out, load, batch_size, _error, variant, transform)
-            for name in model
-        }
+        with _refusing_stale_work():
+            cached = {
+                name: cache_predictions(name, reader, refs, out, load, batch_size, _error, variant, transform)
+                for name in model
+            }
         score(evaluation, reader, refs, out, cached, _error, alignment, variant or None)
     write_outputs(evaluation, out)
     if not corruption:

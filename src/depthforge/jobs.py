@@ -3,11 +3,14 @@
 Work is a list of items with stable ``id``s. A process takes its shard of the items (``--shard i/n``
 for job arrays, times the processes of ``accelerate launch``), skips the ids already in the
 stage's manifest, processes the rest in batches and appends one row per finished item. Outputs
-therefore do not depend on the number of processes, and a rerun after a kill resumes.
+therefore do not depend on the number of processes, and a rerun after a kill resumes. The settings
+that decide the outputs (seed, model, sizes) are recorded next to the manifest: a run with other
+settings refuses to resume over the old outputs instead of silently mixing them in.
 """
 
+import json
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
@@ -15,6 +18,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 from tqdm import tqdm
 
 from depthforge.data.manifest import ManifestWriter, Row, part_path, read_rows
+from depthforge.io import write_atomic
 
 if TYPE_CHECKING:
     from accelerate import PartialState
@@ -29,6 +33,30 @@ class Item(Protocol):
 
 class ItemError(Exception):
     """One item could not be processed; the others go on."""
+
+
+class SettingsMismatch(ValueError):
+    """A stage was asked to resume outputs that were made with other settings."""
+
+
+def check_settings(manifest: Path, stage: str, settings: Mapping[str, Any]) -> None:
+    """Record ``settings`` for ``stage`` next to its manifest, or check them against the record."""
+    path = manifest / f"{stage}.settings.json"
+    wanted = json.loads(json.dumps(settings))  # tuples become lists, as in the record
+    if not path.is_file():
+        write_atomic(path, lambda tmp: tmp.write_text(json.dumps(wanted, indent=2, sort_keys=True)))
+        return
+    recorded = json.loads(path.read_text())
+    changed = [
+        f"{key} {recorded.get(key)!r} -> {wanted.get(key)!r}"
+        for key in sorted({*recorded, *wanted})
+        if recorded.get(key) != wanted.get(key)
+    ]
+    if changed:
+        raise SettingsMismatch(
+            f"{manifest.parent}: its {stage} outputs were made with other settings ({'; '.join(changed)});"
+            " use another output folder, or delete this one to start over"
+        )
 
 
 @dataclass(frozen=True)
@@ -102,8 +130,14 @@ def run_job(
     batch_size: int,
     report: Callable[[str], None] = log.error,
     unit: str = "img",
+    settings: Mapping[str, Any] | None = None,
 ) -> JobSummary:
-    """Process this shard's items that the manifest does not hold yet; append a row per item."""
+    """Process this shard's items that the manifest does not hold yet; append a row per item.
+
+    ``settings`` (see ``check_settings``) must match those of the items already done.
+    """
+    if settings is not None:
+        check_settings(manifest, stage, settings)
     done = {row["id"] for row in read_rows(manifest, stage)}
     mine = shard.take(items)
     todo = [item for item in mine if item.id not in done]

@@ -26,6 +26,11 @@ def plan_easy_images(inputs: Iterable[str | Path]) -> tuple[list[EasyImage], lis
     return [EasyImage(str(name.with_suffix("")), source) for source, name in found], problems
 
 
+def teacher_settings(teacher: DepthModel) -> dict[str, str]:
+    """What decides a dataset's labels: resuming with another teacher is refused."""
+    return {"teacher": teacher.name, "label_space": teacher.space.value}
+
+
 def label_row(
     dataset: DatasetFolder,
     easy_id: str,
@@ -84,6 +89,15 @@ def label_images(
                 rows.append({**row, "source": str(item.source)})
         return rows
 
-    summary = run_job(items, dataset.manifest, LABEL_STAGE, shard, process, batch_size, report)
+    summary = run_job(
+        items,
+        dataset.manifest,
+        LABEL_STAGE,
+        shard,
+        process,
+        batch_size,
+        report,
+        settings=teacher_settings(model),
+    )
     summary.failed[:0] = problems
     return summary

@@ -18,7 +18,9 @@ would type. A YAML file looks like::
 options (``true`` -> ``--key``, ``false`` -> ``--no-key``, lists -> the option repeated), except
 keys named like a command's positional argument, listed in ``inputs`` (e.g. image folders).
 A finished stage leaves ``WORKDIR/.stages/NAME.json`` with the hash of its command line; a rerun
-skips it while the hash is the same and no earlier stage ran again, so a rerun resumes.
+skips it while the hash is the same and no earlier stage ran again, so a rerun resumes. A changed
+stage runs again and so does every stage after it; one whose outputs were made with other settings
+(another seed, teacher or generator) stops with an error instead of resuming over them.
 """
 
 import hashlib

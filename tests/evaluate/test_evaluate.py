@@ -79,6 +79,14 @@ def test_a_malformed_sample_is_reported_and_the_rest_scored(tiny_models, tmp_pat
     assert "2 of 3 samples scored" in result.stdout
 
 
+def test_the_cache_refuses_another_benchmark_in_the_same_folder(tiny_models, tmp_path):
+    first = write_generic(tmp_path / "a", conditions=("day",), count=1)
+    second = write_generic(tmp_path / "b", conditions=("day",), count=1)  # the same sample ids
+    assert runner.invoke(app, evaluate_args(tiny_models["dpt"], first, tmp_path / "eval")).exit_code == 0
+    result = runner.invoke(app, evaluate_args(tiny_models["dpt"], second, tmp_path / "eval"))
+    assert result.exit_code == 2 and "made with other settings (benchmark" in result.stderr
+
+
 def test_report_merges_evaluations(tiny_models, tmp_path):
     root = write_generic(tmp_path / "bench", conditions=("day",), count=1)
     for name in ("a", "b"):

@@ -109,29 +109,25 @@ def test_two_shards_make_the_same_set_as_one_process(pipelines, labelled, tmp_pa
     assert image_bytes(sharded) == image_bytes(labelled)
 
 
-def test_other_pipelines_and_image_to_image(pipelines, labelled):
+def test_other_pipelines_and_image_to_image(pipelines, labelled, tmp_path):
     for name, extra in [
         ("sd15-controlnet", []),
         ("sd15-controlnet", ["--strength", "0.5"]),
         ("sdxl-adapter", []),
         ("sdxl-controlnet", []),
     ]:
-        result = generate(
-            labelled,
-            "--conditions",
-            "snow",
-            "--per-condition",
-            "1",
-            "--seed",
-            str(len(extra)),
-            "--no-consistency",
-            *diffusion_args(pipelines, name),
-            *extra,
-        )
+        dataset = DatasetFolder(shutil.copytree(labelled.root, tmp_path / f"{name}{len(extra)}"))
+        args = ["--conditions", "snow", "--per-condition", "1", "--no-consistency"]
+        result = generate(dataset, *args, *diffusion_args(pipelines, name), *extra)
         assert result.exit_code == 0, result.output
-    families = {row["generator"]["family"] for row in labelled.generated()}
-    assert families == {"sd15"}  # ids repeat across runs, so only the first run's rows are kept
-    assert len(labelled.generated()) == 3
+        generators = [row["generator"] for row in dataset.generated()]
+        assert len(generators) == 3 and {g["family"] for g in generators} == {name.split("-")[0]}
+        assert {g["strength"] for g in generators} == {0.5 if extra else None}
+    # The same dataset asked for another generator: refused, not mixed in.
+    result = generate(labelled, "--conditions", "snow", *diffusion_args(pipelines, "sdxl-adapter"))
+    assert result.exit_code == 0, result.output
+    again = generate(labelled, "--conditions", "snow", *diffusion_args(pipelines, "sd15-controlnet"))
+    assert again.exit_code == 2 and "made with other settings" in again.stderr
 
 
 def test_bad_inputs_are_reported_and_the_rest_generated(pipelines, labelled):

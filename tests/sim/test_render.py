@@ -97,6 +97,15 @@ def test_the_generic_reader_loads_a_rendered_set(tmp_path):
     assert tom.depth.shape == (24, 32) and tom.valid.any() and set(tom.categories) == {"tom", "other"}
     again = CliRunner().invoke(app, args)
     assert "0 scenes rendered" in again.stdout and "2 already there" in again.stdout
+    # Another seed into the same folder would resume over the old scenes: refused, nothing touched.
+    before = (tmp_path / "sb" / "day" / "images" / "street-00000.png").read_bytes()
+    reseeded = CliRunner().invoke(app, [*args, "--seed", "1"])
+    assert reseeded.exit_code == 2 and reseeded.stderr.count("\n") == 1
+    assert (
+        "made with other settings (seed 0 -> 1)" in reseeded.stderr
+        and str(tmp_path / "sb") in reseeded.stderr
+    )
+    assert (tmp_path / "sb" / "day" / "images" / "street-00000.png").read_bytes() == before
 
 
 def test_unknown_condition_and_family(tmp_path):

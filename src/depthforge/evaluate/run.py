@@ -31,7 +31,7 @@ from depthforge.evaluate.metrics import METRIC_NAMES, mean_metrics, metric_units
 from depthforge.evaluate.protocols import Protocol
 from depthforge.evaluate.readers import BenchmarkReader, ReaderError, SampleRef
 from depthforge.io import save_npy, save_png
-from depthforge.jobs import WHOLE, ItemError, run_job
+from depthforge.jobs import WHOLE, ItemError, check_settings, run_job
 
 
 def model_slug(name: str) -> str:
@@ -71,6 +71,7 @@ def cache_predictions(
     fingerprint = model_fingerprint(name)
     slug = model_slug(name) + (f"-{fingerprint}" if fingerprint else "") + (f"/{variant}" if variant else "")
     stage = "predict-" + slug.replace("/", "-")
+    check_settings(out / "manifest", stage, {"benchmark": str(Path(reader.root).resolve())})
     done = {row["id"] for row in read_rows(out / "manifest", stage)}
     if any(ref.id not in done for ref in refs):
         model = load(name)

@@ -210,8 +210,13 @@ def generate_samples(
     dataset: DatasetFolder,
     job: GenerateJob,
     samples: list[Sample],
+    settings: dict[str, Any],
     shard: Shard = WHOLE,
     report: Callable[[str], None] = print,
 ) -> JobSummary:
-    """Run ``job`` over this shard's samples that the manifest does not hold yet."""
-    return run_job(samples, dataset.manifest, GENERATE_STAGE, shard, job, job.batch_size, report)
+    """Run ``job`` over this shard's samples that the manifest does not hold yet; ``settings``
+    (besides the generator's own) must be those of the samples already made."""
+    settings = {**job.description, **settings}
+    return run_job(
+        samples, dataset.manifest, GENERATE_STAGE, shard, job, job.batch_size, report, settings=settings
+    )

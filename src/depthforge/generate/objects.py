@@ -19,7 +19,7 @@ from depthforge.depth.model import DepthModel
 from depthforge.generate.diffusion import DiffusionGenerator
 from depthforge.generate.seeds import numpy_rng, sample_seed
 from depthforge.jobs import WHOLE, ItemError, JobSummary, Shard, run_job
-from depthforge.label import label_row
+from depthforge.label import label_row, teacher_settings
 
 OBJECT_PREFIX = "objects/"
 
@@ -106,4 +106,7 @@ def make_object_scenes(
             for s, image, depth in zip(batch, images, depths, strict=True)
         ]
 
-    return run_job(scenes, dataset.manifest, LABEL_STAGE, shard, process, generator.batch_size, report)
+    settings = teacher_settings(teacher)
+    return run_job(
+        scenes, dataset.manifest, LABEL_STAGE, shard, process, generator.batch_size, report, settings=settings
+    )
