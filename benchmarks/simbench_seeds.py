@@ -30,18 +30,20 @@ def main(runs: list[Path]) -> None:
         "teacher AbsRel",
         "student AbsRel",
         "change",
+        "change per seed",
         "teacher d1 (%)",
         "student d1 (%)",
     ]
     print("| " + " | ".join(columns) + " |")
-    print("|---|---|---|---|---|---|---|")
+    print("|" + "---|" * len(columns))
     for family, condition in sorted({(f, c) for f, c, _ in table}):
         teacher = np.array(table[(family, condition, "teacher")])
         student = np.array(table[(family, condition, "student")])
         change = (student[:, 0].mean() - teacher[:, 0].mean()) / teacher[:, 0].mean()
+        per_seed = ", ".join(f"{c:+.1%}" for c in student[:, 0] / teacher[:, 0] - 1)
         print(
             f"| {family} | {condition} | {teacher[:, 0].mean():.3f} +- {teacher[:, 0].std():.3f} | "
-            f"{student[:, 0].mean():.3f} +- {student[:, 0].std():.3f} | {change:+.1%} | "
+            f"{student[:, 0].mean():.3f} +- {student[:, 0].std():.3f} | {change:+.1%} | {per_seed} | "
             f"{100 * teacher[:, 1].mean():.1f} +- {100 * teacher[:, 1].std():.1f} | "
             f"{100 * student[:, 1].mean():.1f} +- {100 * student[:, 1].std():.1f} |"
         )
