@@ -4,7 +4,7 @@ import logging
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
@@ -278,13 +278,16 @@ def _generate(
 ) -> "JobSummary":
     """The generate stage proper, shared by `generate` and `generate-objects`."""
     from depthforge.generate.job import Consistency, GenerateJob, generate_samples, plan_samples
+    from depthforge.jobs import digest
 
     checker = Consistency(teacher, max_inconsistency, drop_inconsistent) if teacher else None
     job = GenerateJob(dataset, generator, batch_size, condition_model, checker)
     samples = plan_samples(easy, conditions, per_condition, seed, banks)
     settings = {
         "seed": seed,
+        "prompts": digest({c: asdict(banks[c]) for c in conditions}) if banks else None,
         "condition_model": condition_model.name if condition_model else None,
+        "consistency_teacher": teacher.name if teacher else None,
         "max_inconsistency": max_inconsistency,
         "drop_inconsistent": drop_inconsistent,
     }
@@ -417,7 +420,7 @@ def generate_objects(
     """Lambertian object scenes from text, labelled by the teacher, turned transparent or mirror-like."""
     from depthforge.data.dataset import DatasetFolder
     from depthforge.generate.objects import OBJECT_PREFIX, ObjectBank, make_object_scenes, plan_scenes
-    from depthforge.jobs import launch_state
+    from depthforge.jobs import digest, launch_state
 
     if backend == "physics":
         _error("generate-objects needs a diffusion backend (t2i-adapter or controlnet)")
@@ -447,8 +450,10 @@ def generate_objects(
     generator = _generator(options, wanted, batch_size, device, dtype)
     labeller = _load_depth_model(teacher, device, dtype)
     with _refusing_stale_work():
+        planned = plan_scenes(n, bank, seed)
+        settings = {"seed": seed, "object_bank": digest(asdict(bank))}
         scenes = make_object_scenes(
-            dataset, generator, labeller, plan_scenes(n, bank, seed), bank.negative, part, _error
+            dataset, generator, labeller, planned, bank.negative, settings, part, _error
         )
     launch_state().wait_for_everyone()  # every process's scenes are labelled before any is transformed
     objects = [row for row in dataset.labels() if row["id"].startswith(OBJECT_PREFIX)]

@@ -98,20 +98,23 @@ def read_rgb(path: str | Path) -> np.ndarray:
         raise ImageReadError(f"{path}: cannot read image ({error})") from error
 
 
-def write_atomic(path: Path, write: Callable[[Path], None]) -> None:
+def write_atomic(path: Path, write: Callable[[Path], None], replace: bool = True) -> None:
     """Write a file through ``write(tmp)`` to a temporary sibling, then rename it into place.
 
-    A reader never sees a half-written file, and a kill leaves the old file (or none).
+    A reader never sees a half-written file, and a kill leaves the old file (or none). With
+    ``replace=False`` an existing file is kept and ``FileExistsError`` raised (even in a race).
     """
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=path.suffix)
     os.close(fd)
     try:
         write(Path(tmp))
-        os.replace(tmp, path)
-    except BaseException:
+        if replace:
+            os.replace(tmp, path)
+        else:
+            os.link(tmp, path)
+    finally:
         Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 def save_npy(path: Path, array: np.ndarray) -> None:

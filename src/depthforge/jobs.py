@@ -8,6 +8,7 @@ that decide the outputs (seed, model, sizes) are recorded next to the manifest: 
 settings refuses to resume over the old outputs instead of silently mixing them in.
 """
 
+import hashlib
 import json
 import logging
 from collections.abc import Callable, Mapping, Sequence
@@ -39,13 +40,26 @@ class SettingsMismatch(ValueError):
     """A stage was asked to resume outputs that were made with other settings."""
 
 
-def check_settings(manifest: Path, stage: str, settings: Mapping[str, Any]) -> None:
-    """Record ``settings`` for ``stage`` next to its manifest, or check them against the record."""
-    path = manifest / f"{stage}.settings.json"
+def digest(value: Any) -> str:
+    """A short hash of a JSON-able value, for settings too long to record whole (prompt banks)."""
+    return hashlib.sha1(json.dumps(value, sort_keys=True).encode()).hexdigest()[:12]
+
+
+def check_settings(manifest: Path, name: str, settings: Mapping[str, Any], started: bool) -> None:
+    """Keep ``settings`` in ``manifest/NAME.settings.json``; once work was ``started`` under a record,
+    other settings raise ``SettingsMismatch`` (a record with no work behind it is replaced)."""
+    path = manifest / f"{name}.settings.json"
     wanted = json.loads(json.dumps(settings))  # tuples become lists, as in the record
-    if not path.is_file():
-        write_atomic(path, lambda tmp: tmp.write_text(json.dumps(wanted, indent=2, sort_keys=True)))
+    text = json.dumps(wanted, indent=2, sort_keys=True)
+    if path.is_file() and not started:
+        write_atomic(path, lambda tmp: tmp.write_text(text))
         return
+    if not path.is_file():
+        try:  # created only if absent, so that of two runs starting together one record wins
+            write_atomic(path, lambda tmp: tmp.write_text(text), replace=False)
+            return
+        except FileExistsError:
+            pass
     recorded = json.loads(path.read_text())
     changed = [
         f"{key} {recorded.get(key)!r} -> {wanted.get(key)!r}"
@@ -54,8 +68,8 @@ def check_settings(manifest: Path, stage: str, settings: Mapping[str, Any]) -> N
     ]
     if changed:
         raise SettingsMismatch(
-            f"{manifest.parent}: its {stage} outputs were made with other settings ({'; '.join(changed)});"
-            " use another output folder, or delete this one to start over"
+            f"{manifest.parent}: its {name} work was done with other settings ({'; '.join(changed)});"
+            f" use another folder, or remove {manifest / name}-*.jsonl and {path.name} to redo it"
         )
 
 
@@ -136,9 +150,9 @@ def run_job(
 
     ``settings`` (see ``check_settings``) must match those of the items already done.
     """
-    if settings is not None:
-        check_settings(manifest, stage, settings)
     done = {row["id"] for row in read_rows(manifest, stage)}
+    if settings is not None:
+        check_settings(manifest, stage, settings, started=bool(done))
     mine = shard.take(items)
     todo = [item for item in mine if item.id not in done]
     summary = JobSummary(already_done=len(mine) - len(todo))

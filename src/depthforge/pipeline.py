@@ -124,7 +124,10 @@ def run_pipeline(
         report(f"stage {stage.name}: depthforge {' '.join(stage.argv)}")
         status = invoke(stage.argv)
         if status != 0:
-            raise PipelineError(f"stage {stage.name} failed (exit status {status}); rerun to resume it")
+            raise PipelineError(
+                f"stage {stage.name} failed (exit status {status}); its finished work is kept, and a"
+                " rerun resumes it once the error above is dealt with"
+            )
         marker.write_text(json.dumps({"fingerprint": stage.fingerprint, "argv": stage.argv}, indent=2))
         ran.append(stage.name)
     return ran

@@ -25,6 +25,8 @@ def test_rows_of_all_parts_merge_sorted_without_duplicates(tmp_path):
         writer.append([{"id": "b", "n": 2}, {"id": "c", "n": 2}])
     with ManifestWriter(part_path(tmp_path, "label", 0, 1)) as writer:
         writer.append([{"id": "z"}])
+    with ManifestWriter(part_path(tmp_path, "generate-objects", 0, 1)) as writer:
+        writer.append([{"id": "y"}])  # another stage whose name starts with this one's
     rows = read_rows(tmp_path, "generate")
     assert [row["id"] for row in rows] == ["a", "b", "c"]
     assert len(read_rows(tmp_path, "label")) == 1

@@ -2,16 +2,18 @@ import csv
 import json
 import shutil
 
+import numpy as np
 from PIL import Image
 from typer.testing import CliRunner
 
 from depthforge.cli import app
+from depthforge.depth.model import DepthModel
 from tests.evaluate.fixtures import write_generic
 
 runner = CliRunner()
 
 
-def test_evaluate_two_models_end_to_end_then_reuse_the_cache(tiny_models, tmp_path):
+def test_evaluate_two_models_end_to_end_then_reuse_the_cache(tiny_models, tmp_path, monkeypatch):
     root = write_generic(tmp_path / "bench")
     teacher, student = tmp_path / "teacher", tmp_path / "student"
     shutil.copytree(tiny_models["depth-anything"], teacher)
@@ -46,9 +48,12 @@ def test_evaluate_two_models_end_to_end_then_reuse_the_cache(tiny_models, tmp_pa
     assert "Pixels: tom" in report and "night abs_rel (ratio)" in report and "(%)" in report
     figures = sorted((out / "figures").rglob("*.png"))
     assert len(figures) == 2 and Image.open(figures[0]).size == (64 * 4, 48 * 2)
-    # Second run: the predictions are cached, so the models are not even needed any more.
-    shutil.rmtree(teacher)
-    shutil.rmtree(student)
+
+    # Second run: the predictions are cached, so the models are not even loaded.
+    def refuse(*_, **__):
+        raise AssertionError("a cached model was loaded")
+
+    monkeypatch.setattr(DepthModel, "from_pretrained", refuse)
     again = runner.invoke(app, args)
     assert again.exit_code == 0, again.output
     assert json.loads((out / "summary.json").read_text()) == summary
@@ -79,12 +84,15 @@ def test_a_malformed_sample_is_reported_and_the_rest_scored(tiny_models, tmp_pat
     assert "2 of 3 samples scored" in result.stdout
 
 
-def test_the_cache_refuses_another_benchmark_in_the_same_folder(tiny_models, tmp_path):
-    first = write_generic(tmp_path / "a", conditions=("day",), count=1)
-    second = write_generic(tmp_path / "b", conditions=("day",), count=1)  # the same sample ids
-    assert runner.invoke(app, evaluate_args(tiny_models["dpt"], first, tmp_path / "eval")).exit_code == 0
-    result = runner.invoke(app, evaluate_args(tiny_models["dpt"], second, tmp_path / "eval"))
-    assert result.exit_code == 2 and "made with other settings (benchmark" in result.stderr
+def test_a_remade_benchmark_is_predicted_afresh(tiny_models, tmp_path):
+    root = write_generic(tmp_path / "bench", conditions=("day",), count=1)
+    out = tmp_path / "eval"
+    assert runner.invoke(app, evaluate_args(tiny_models["dpt"], root, out)).exit_code == 0
+    image = root / "day" / "images" / "s0.png"
+    Image.fromarray(255 - np.asarray(Image.open(image))).save(image)  # the same id, another image
+    assert runner.invoke(app, evaluate_args(tiny_models["dpt"], root, out)).exit_code == 0
+    first, second = sorted(out.rglob("predictions/**/s0.npy"), key=lambda p: p.stat().st_mtime_ns)
+    assert first.parent != second.parent and not np.array_equal(np.load(first), np.load(second))
 
 
 def test_report_merges_evaluations(tiny_models, tmp_path):

@@ -127,7 +127,7 @@ def test_other_pipelines_and_image_to_image(pipelines, labelled, tmp_path):
     result = generate(labelled, "--conditions", "snow", *diffusion_args(pipelines, "sdxl-adapter"))
     assert result.exit_code == 0, result.output
     again = generate(labelled, "--conditions", "snow", *diffusion_args(pipelines, "sd15-controlnet"))
-    assert again.exit_code == 2 and "made with other settings" in again.stderr
+    assert again.exit_code == 2 and "done with other settings" in again.stderr
 
 
 def test_bad_inputs_are_reported_and_the_rest_generated(pipelines, labelled):

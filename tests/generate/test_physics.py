@@ -63,22 +63,23 @@ def flat_scene(distance=10.0, height=24, width=32):
     return Scene(np.full((height, width, 3), 0.5, np.float32), np.full((height, width), distance, np.float32))
 
 
-def test_points_lie_at_their_distance_and_project_back_to_their_pixel():
+def test_points_lie_at_their_depth_and_project_back_to_their_pixel():
     scene = flat_scene()
     points = scene.points()
-    assert np.allclose(np.linalg.norm(points, axis=-1), 10.0)
+    assert np.allclose(points[..., 2], 10.0)  # a constant depth map is a fronto-parallel plane
     assert np.allclose(points[12, 16], [0, 0, 10])
     for y, x in [(0, 0), (5, 30), (23, 7)]:
         assert scene.project(points[y, x]) == pytest.approx((y, x), abs=1e-4)
+    assert np.allclose(_normals(points), [0, 0, -1], atol=1e-5)  # facing the camera
 
 
-def test_normals_of_a_wall_facing_the_camera_point_back_at_it():
-    height, width = 24, 32
-    wall = Scene(np.zeros((height, width, 3), np.float32), np.ones((height, width), np.float32))
-    rays = wall.points()  # unit rays; scale each so that z == 8: a fronto-parallel wall
-    points = rays * (8 / rays[..., 2:])
-    normals = _normals(points)
-    assert np.allclose(normals, [0, 0, -1], atol=1e-5)
+def test_normals_of_the_ground_point_up():
+    scene = flat_scene(height=24, width=32)
+    rows = np.maximum(np.arange(24, dtype=np.float32)[:, None] - 12, 0.5)  # rows below the horizon
+    ground = Scene(scene.linear, np.broadcast_to(1.5 * scene.focal / rows, (24, 32)).copy())
+    points = ground.points()[13:]
+    assert np.allclose(points[..., 1], 1.5, atol=1e-4)  # a plane 1.5 m below the camera
+    assert np.allclose(_normals(points), [0, -1, 0], atol=1e-4)
 
 
 def test_a_lamp_lights_near_surfaces_more_and_a_spot_nothing_outside_its_cone():

@@ -102,7 +102,7 @@ def test_the_generic_reader_loads_a_rendered_set(tmp_path):
     reseeded = CliRunner().invoke(app, [*args, "--seed", "1"])
     assert reseeded.exit_code == 2 and reseeded.stderr.count("\n") == 1
     assert (
-        "made with other settings (seed 0 -> 1)" in reseeded.stderr
+        "done with other settings (seed 0 -> 1)" in reseeded.stderr
         and str(tmp_path / "sb") in reseeded.stderr
     )
     assert (tmp_path / "sb" / "day" / "images" / "street-00000.png").read_bytes() == before

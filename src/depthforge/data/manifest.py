@@ -9,6 +9,7 @@ number of processes that wrote them) to know which samples are done.
 
 import json
 import os
+import re
 from collections.abc import Iterable
 from pathlib import Path
 from typing import IO, Any
@@ -35,7 +36,8 @@ def part_path(folder: Path, stage: str, index: int, count: int) -> Path:
 def read_rows(folder: Path, stage: str) -> list[Row]:
     """Every row of a stage, over all part files, sorted by ``id``, the first of any duplicate kept."""
     rows: dict[str, Row] = {}
-    for path in sorted(folder.glob(f"{stage}-*-of-*.jsonl")):
+    own = re.compile(re.escape(stage) + r"-\d+-of-\d+\.jsonl")  # not the parts of "STAGE-other"
+    for path in sorted(p for p in folder.glob(f"{stage}-*-of-*.jsonl") if own.fullmatch(p.name)):
         for row in read_part(path):
             rows.setdefault(row["id"], row)
     return [rows[key] for key in sorted(rows)]

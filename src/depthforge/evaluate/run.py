@@ -1,8 +1,8 @@
 """`depthforge evaluate`: cached inference, then scoring by a protocol, then the outputs.
 
 ```
-OUT/predictions/MODEL/ID.npy       raw predictions at the image's resolution (the cache)
-OUT/manifest/predict-MODEL-*.jsonl one row per cached prediction (resumable like every stage)
+OUT/predictions/MODEL/IMAGES/ID.npy raw predictions at the image's resolution (the cache)
+OUT/manifest/predict-MODEL-IMAGES-*.jsonl one row per cached prediction (resumable like every stage)
 OUT/per_sample.csv                 one row per model x sample x category
 OUT/summary.json                   per model x condition x category: mean metrics, count, units
 OUT/report.md                      the paper-style table
@@ -31,7 +31,7 @@ from depthforge.evaluate.metrics import METRIC_NAMES, mean_metrics, metric_units
 from depthforge.evaluate.protocols import Protocol
 from depthforge.evaluate.readers import BenchmarkReader, ReaderError, SampleRef
 from depthforge.io import save_npy, save_png
-from depthforge.jobs import WHOLE, ItemError, check_settings, run_job
+from depthforge.jobs import WHOLE, ItemError, run_job
 
 
 def model_slug(name: str) -> str:
@@ -47,6 +47,19 @@ def model_fingerprint(name: str) -> str:
     files = sorted([*folder.glob("*.json"), *folder.glob("*.safetensors")])
     stats = [(p.name, p.stat().st_size, p.stat().st_mtime_ns) for p in files]
     return hashlib.sha1(repr(stats).encode()).hexdigest()[:8]
+
+
+def images_fingerprint(refs: list[SampleRef]) -> str:
+    """A short hash of the images' paths, sizes and times, so that a benchmark re-made in the same
+    place (or another one with the same sample ids) gets a fresh cache."""
+    stamps = []
+    for ref in refs:
+        try:
+            stat = ref.image.stat()
+            stamps.append((ref.id, str(ref.image.resolve()), stat.st_size, stat.st_mtime_ns))
+        except OSError:
+            stamps.append((ref.id, str(ref.image), -1, -1))  # reported when it is read
+    return hashlib.sha1(repr(stamps).encode()).hexdigest()[:8]
 
 
 Transform = Callable[[SampleRef, np.ndarray], np.ndarray]
@@ -69,9 +82,9 @@ def cache_predictions(
     each image before inference.
     """
     fingerprint = model_fingerprint(name)
-    slug = model_slug(name) + (f"-{fingerprint}" if fingerprint else "") + (f"/{variant}" if variant else "")
+    slug = model_slug(name) + (f"-{fingerprint}" if fingerprint else "") + f"/{images_fingerprint(refs)}"
+    slug += f"/{variant}" if variant else ""
     stage = "predict-" + slug.replace("/", "-")
-    check_settings(out / "manifest", stage, {"benchmark": str(Path(reader.root).resolve())})
     done = {row["id"] for row in read_rows(out / "manifest", stage)}
     if any(ref.id not in done for ref in refs):
         model = load(name)

@@ -9,6 +9,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import yaml
@@ -18,7 +19,7 @@ from depthforge.data.manifest import Row
 from depthforge.depth.model import DepthModel
 from depthforge.generate.diffusion import DiffusionGenerator
 from depthforge.generate.seeds import numpy_rng, sample_seed
-from depthforge.jobs import WHOLE, ItemError, JobSummary, Shard, run_job
+from depthforge.jobs import WHOLE, ItemError, JobSummary, Shard, check_settings, run_job
 from depthforge.label import label_row, teacher_settings
 
 OBJECT_PREFIX = "objects/"
@@ -79,10 +80,17 @@ def make_object_scenes(
     teacher: DepthModel,
     scenes: list[ObjectScene],
     negative_prompt: str,
+    settings: dict[str, Any],
     shard: Shard = WHOLE,
     report: Callable[[str], None] = print,
 ) -> JobSummary:
-    """Draw each scene with text-to-image, label it with the teacher, add it to the dataset's easy images."""
+    """Draw each scene with text-to-image, label it with the teacher, add it to the dataset's easy images.
+
+    ``settings`` (the seed, the bank), with the generator's and the teacher, must be those of the
+    scenes already there."""
+    started = any(row["id"].startswith(OBJECT_PREFIX) for row in dataset.labels())
+    decisive = {**generator.describe(), "teacher": teacher.name, **settings}
+    check_settings(dataset.manifest, "generate-objects", decisive, started)
     size = (generator.resolution, generator.resolution)
 
     def process(batch: list[ObjectScene]) -> list[Row | ItemError]:

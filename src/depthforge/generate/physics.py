@@ -41,11 +41,12 @@ class Scene:
         return self.distance.shape[1] / (2 * np.tan(np.radians(FOV_DEG) / 2))
 
     def points(self) -> np.ndarray:
-        """Camera-space points ``[H, W, 3]`` (x right, y down, z forward) of every pixel."""
+        """Camera-space points ``[H, W, 3]`` (x right, y down, z forward) of every pixel, taking the
+        distance as camera z (as depth labels are), so planes stay planes."""
         height, width = self.distance.shape
         ys, xs = np.mgrid[0:height, 0:width].astype(np.float32)
         rays = np.stack([(xs - width / 2) / self.focal, (ys - height / 2) / self.focal, np.ones_like(xs)], -1)
-        return rays / np.linalg.norm(rays, axis=-1, keepdims=True) * self.distance[..., None]
+        return rays * self.distance[..., None]
 
     def project(self, point: np.ndarray) -> tuple[float, float]:
         """The pixel ``(y, x)`` of a camera-space point in front of the camera."""
