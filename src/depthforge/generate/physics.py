@@ -21,6 +21,7 @@ from depthforge.generate.seeds import numpy_rng
 NEAR_M, FAR_M = 2.0, 200.0
 GAMMA = 2.2
 FOV_DEG = 65.0  # the horizontal field of view assumed when lights are placed in 3D
+REVISION = 2  # of the effects' models: raise it when one changes what it makes (2: night relights in 3D)
 
 
 @dataclass(frozen=True)
@@ -275,7 +276,13 @@ class PhysicsGenerator:
     """The physics backend behind the common generator interface."""
 
     def describe(self) -> dict[str, Any]:
-        return {"backend": "physics", "near_m": NEAR_M, "far_m": FAR_M}
+        return {
+            "backend": "physics",
+            "revision": REVISION,
+            "near_m": NEAR_M,
+            "far_m": FAR_M,
+            "fov_deg": FOV_DEG,
+        }
 
     def __call__(self, requests: list[Request]) -> list[tuple[np.ndarray, dict[str, Any]]]:
         return [

@@ -128,6 +128,6 @@ def render_scenes(
             )
         return rows
 
-    decisive = {"family": family, "conditions": conditions, "seed": seed, "size": size, "spp": spp}
+    decisive = {"family": family, "conditions": sorted(conditions), "seed": seed, "size": size, "spp": spp}
     items = plan_scenes(family, count, seed)
     return run_job(items, out / "manifest", STAGE, shard, process, 1, report, "scene", decisive)
