@@ -70,6 +70,9 @@ class OptimConfig(Strict):
     weight_decay: float = Field(0.01, ge=0)
     betas: tuple[float, float] = (0.9, 0.999)
     clip_grad_norm: float | None = 1.0
+    ema_decay: float | None = Field(None, gt=0, lt=1)
+    """Keep an exponential moving average of the weights (e.g. 0.99); it is what validation scores
+    and what is saved as the student. Unset: the weights themselves."""
     mixed_precision: Literal["auto", "no", "bf16", "fp16"] = "auto"
     """``auto``: bf16 (or fp16) on CUDA, none on CPU."""
 

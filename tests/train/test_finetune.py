@@ -37,9 +37,17 @@ def test_tiny_student_overfits_a_small_generated_set(tiny_models, distill_set, t
     assert {"lr", "samples_per_s", "data_wait_share", "ssi"} <= rows[0].keys()
 
 
-def test_resume_gives_identical_weights(tiny_models, distill_set, tmp_path):
-    # Colour augmentation and flips on: the data order and every random draw must resume exactly.
-    base = run_config(tiny_models["depth-anything"], distill_set, augment={}, checkpoint_every=6)
+@pytest.mark.parametrize("ema_decay", [None, 0.9])
+def test_resume_gives_identical_weights(tiny_models, distill_set, tmp_path, ema_decay):
+    # Colour augmentation and flips on: the data order and every random draw must resume exactly
+    # (and the weight average with them).
+    base = run_config(
+        tiny_models["depth-anything"],
+        distill_set,
+        augment={},
+        checkpoint_every=6,
+        optim={"ema_decay": ema_decay},
+    )
     finetune(load_config([], [base, {"optim": {"iterations": 12}}]), tmp_path / "straight")
     finetune(load_config([], [base, {"optim": {"iterations": 6}}]), tmp_path / "resumed")
     finetune(load_config([], [base, {"optim": {"iterations": 12}}]), tmp_path / "resumed", resume=True)

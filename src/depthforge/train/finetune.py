@@ -41,6 +41,7 @@ from depthforge.train.checkpoint import (
     publish_checkpoint,
     save_checkpoint,
 )
+from depthforge.train.ema import WeightAverage
 from depthforge.train.losses import SSILoss, ssi_loss
 
 log = logging.getLogger(__name__)
@@ -133,6 +134,7 @@ class Finetuner:
             self.optimizer, lambda step: factor if drop_at is not None and step >= drop_at else 1.0
         )
         self.loss = SSILoss(config.loss.alignment, config.loss.gradient_weight, config.loss.gradient_scales)
+        self.average = WeightAverage(self.student, optim.ema_decay) if optim.ema_decay else None
         self.step, self.skipped = 0, 0
 
     def _freeze_unused(self) -> None:
@@ -166,6 +168,7 @@ class Finetuner:
             "optimizer": self.optimizer.state_dict(),
             "scheduler": self.scheduler.state_dict(),
             "scaler": scaler.state_dict() if scaler is not None else {},
+            "ema": self.average.state_dict() if self.average else {},
         }
 
     def _resume(self) -> None:
@@ -178,6 +181,8 @@ class Finetuner:
         self.scheduler.load_state_dict(state["scheduler"])
         if self.accelerator.scaler is not None and state["scaler"]:
             self.accelerator.scaler.load_state_dict(state["scaler"])
+        if self.average:
+            self.average.load_state_dict(state["ema"])
         self.step, self.skipped = trainer["step"], trainer["skipped_steps"]
         self._trim_metrics()
         self.report(f"resumed from {found[-1]} at step {self.step}")
@@ -190,7 +195,7 @@ class Finetuner:
         saved = yaml.safe_load((self.run_dir / "config.yaml").read_text())
         current = self.config.model_dump(mode="json")
         changed = [key for key in self.RESUME_KEYS if saved.get(key) != current.get(key)]
-        for key in ("batch_size", "grad_accumulation"):
+        for key in ("batch_size", "grad_accumulation", "ema_decay"):
             if saved["optim"][key] != current["optim"][key]:
                 changed.append(f"optim.{key}")
         if changed:
@@ -304,6 +309,8 @@ class Finetuner:
             finite = self.accelerator.scaler is not None or self._all_finite(norm)
         if finite:
             self.optimizer.step()
+            if self.average:
+                self.average.update(self.student)
         self.optimizer.zero_grad(set_to_none=True)
         self.scheduler.step()
         return (totals if finite else None), waited
@@ -375,9 +382,17 @@ class Finetuner:
             metrics.write(json.dumps(row) + "\n")
             metrics.flush()
 
+    def _as_saved(self) -> Any:
+        """A block in which the student carries the weights it will be saved with (the EMA's, if any)."""
+        return self.average.applied(self.student) if self.average else nullcontext()
+
     @torch.no_grad()
     def validate(self) -> dict[str, float]:
         """SSI loss of the student against the validation set's labels, per condition and overall."""
+        with self._as_saved():
+            return self._validate()
+
+    def _validate(self) -> dict[str, float]:
         model = self.accelerator.unwrap_model(self.model).eval()
         scores: dict[str, list[float]] = {}
         for entry in self.validation:
@@ -398,7 +413,8 @@ class Finetuner:
         student_dir = self.run_dir / "student"
         self.accelerator.wait_for_everyone()
         if self.accelerator.is_main_process:
-            self.accelerator.unwrap_model(self.model).save_pretrained(student_dir)
+            with self._as_saved():
+                self.accelerator.unwrap_model(self.model).save_pretrained(student_dir)
         self.accelerator.wait_for_everyone()
         return FinetuneResult(self.run_dir, student_dir, self.step, self.skipped, last)
 
