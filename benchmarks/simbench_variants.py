@@ -47,7 +47,8 @@ def abs_rel(model: DepthModel, root: Path) -> dict[str, float]:
 
 def finetune(root: Path, name: str, sets: list[str], out: Path) -> Path:
     run = out / f"{root.name}-{name}"
-    command = ["depthforge", "finetune", "--model", "simbench-teacher", "--data", str(root / "data")]
+    command = [sys.executable, "-m", "depthforge.cli", "finetune", "--model", "simbench-teacher"]
+    command += ["--data", str(root / "data")]
     command += ["--out", str(run), *DEMO, *[arg for s in DEMO_SETS + sets for arg in ("--set", s)]]
     subprocess.run(command, check=True, capture_output=True)
     return run / "student"
