@@ -87,3 +87,21 @@ def write_cached_lidar(root: Path) -> Path:
         writer.writeheader()
         writer.writerows(rows)
     return root
+
+
+def evaluate_args(models: list, root: Path, out: Path, *extra: str) -> list[str]:
+    """`depthforge evaluate` of ``models`` on a generic folder, on the CPU."""
+    named = [arg for model in models for arg in ("--model", str(model))]
+    return [
+        "evaluate",
+        *named,
+        "--benchmark",
+        "generic",
+        "--root",
+        str(root),
+        "--out",
+        str(out),
+        *extra,
+        "--device",
+        "cpu",
+    ]

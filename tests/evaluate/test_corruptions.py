@@ -7,7 +7,7 @@ from typer.testing import CliRunner
 from depthforge.cli import app
 from depthforge.evaluate.corruptions import CORRUPTIONS, IMAGE_CORRUPTIONS, corrupt
 from tests.conftest import smooth_image
-from tests.evaluate.fixtures import ramp_depth, write_generic
+from tests.evaluate.fixtures import evaluate_args, ramp_depth, write_generic
 
 IMAGE = smooth_image(48, 64)
 DEPTH = ramp_depth(48, 64)
@@ -46,23 +46,7 @@ def test_evaluate_under_a_corruption_reports_dee_per_severity(tiny_models, tmp_p
     out = tmp_path / "eval"
     result = CliRunner().invoke(
         app,
-        [
-            "evaluate",
-            "--model",
-            str(tiny_models["dpt"]),
-            "--benchmark",
-            "generic",
-            "--root",
-            str(root),
-            "--out",
-            str(out),
-            "--corruption",
-            "night",
-            "--severities",
-            "1,3",
-            "--device",
-            "cpu",
-        ],
+        evaluate_args([tiny_models["dpt"]], root, out, "--corruption", "night", "--severities", "1,3"),
     )
     assert result.exit_code == 0, result.output
     results = json.loads((out / "summary.json").read_text())["results"][str(tiny_models["dpt"])]

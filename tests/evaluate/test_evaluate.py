@@ -8,7 +8,7 @@ from typer.testing import CliRunner
 
 from depthforge.cli import app
 from depthforge.depth.model import DepthModel
-from tests.evaluate.fixtures import write_generic
+from tests.evaluate.fixtures import evaluate_args, write_generic
 
 runner = CliRunner()
 
@@ -19,23 +19,7 @@ def test_evaluate_two_models_end_to_end_then_reuse_the_cache(tiny_models, tmp_pa
     shutil.copytree(tiny_models["depth-anything"], teacher)
     shutil.copytree(tiny_models["zoedepth"], student)
     out = tmp_path / "eval"
-    args = [
-        "evaluate",
-        "--model",
-        str(teacher),
-        "--model",
-        str(student),
-        "--benchmark",
-        "generic",
-        "--root",
-        str(root),
-        "--out",
-        str(out),
-        "--figures",
-        "2",
-        "--device",
-        "cpu",
-    ]
+    args = evaluate_args([teacher, student], root, out, "--figures", "2")
     result = runner.invoke(app, args)
     assert result.exit_code == 0, result.output
     with (out / "per_sample.csv").open() as file:
@@ -59,26 +43,10 @@ def test_evaluate_two_models_end_to_end_then_reuse_the_cache(tiny_models, tmp_pa
     assert json.loads((out / "summary.json").read_text()) == summary
 
 
-def evaluate_args(model, root, out):
-    return [
-        "evaluate",
-        "--model",
-        str(model),
-        "--benchmark",
-        "generic",
-        "--root",
-        str(root),
-        "--out",
-        str(out),
-        "--device",
-        "cpu",
-    ]
-
-
 def test_a_malformed_sample_is_reported_and_the_rest_scored(tiny_models, tmp_path):
     root = write_generic(tmp_path / "bench", conditions=("day",), count=3)
     (root / "day" / "depth" / "s1.png").write_bytes(b"not a png")
-    result = runner.invoke(app, evaluate_args(tiny_models["dpt"], root, tmp_path / "eval"))
+    result = runner.invoke(app, evaluate_args([tiny_models["dpt"]], root, tmp_path / "eval"))
     assert result.exit_code == 1
     assert "s1.png: cannot read depth" in result.stderr
     assert "2 of 3 samples scored" in result.stdout
@@ -87,10 +55,10 @@ def test_a_malformed_sample_is_reported_and_the_rest_scored(tiny_models, tmp_pat
 def test_a_remade_benchmark_is_predicted_afresh(tiny_models, tmp_path):
     root = write_generic(tmp_path / "bench", conditions=("day",), count=1)
     out = tmp_path / "eval"
-    assert runner.invoke(app, evaluate_args(tiny_models["dpt"], root, out)).exit_code == 0
+    assert runner.invoke(app, evaluate_args([tiny_models["dpt"]], root, out)).exit_code == 0
     image = root / "day" / "images" / "s0.png"
     Image.fromarray(255 - np.asarray(Image.open(image))).save(image)  # the same id, another image
-    assert runner.invoke(app, evaluate_args(tiny_models["dpt"], root, out)).exit_code == 0
+    assert runner.invoke(app, evaluate_args([tiny_models["dpt"]], root, out)).exit_code == 0
     first, second = sorted(out.rglob("predictions/**/s0.npy"), key=lambda p: p.stat().st_mtime_ns)
     assert first.parent != second.parent and not np.array_equal(np.load(first), np.load(second))
 
@@ -98,7 +66,7 @@ def test_a_remade_benchmark_is_predicted_afresh(tiny_models, tmp_path):
 def test_report_merges_evaluations(tiny_models, tmp_path):
     root = write_generic(tmp_path / "bench", conditions=("day",), count=1)
     for name in ("a", "b"):
-        runner.invoke(app, evaluate_args(tiny_models["dpt"], root, tmp_path / name))
+        runner.invoke(app, evaluate_args([tiny_models["dpt"]], root, tmp_path / name))
     result = runner.invoke(
         app, ["report", str(tmp_path / "a"), str(tmp_path / "b"), "--out", str(tmp_path / "r.md")]
     )
