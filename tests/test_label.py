@@ -27,3 +27,24 @@ def test_label_writes_images_labels_and_rows_and_resumes(tiny_models, tmp_path):
     assert row["label_stats"]["valid_fraction"] == 1.0
     again = label_images([easy], teacher, dataset, report=errors.append)
     assert again.done == 0 and again.already_done == 2
+
+
+def test_object_maps_beside_the_images_come_along_and_bad_ones_are_named(tiny_models, tmp_path):
+    images, objects = tmp_path / "scenes" / "images", tmp_path / "scenes" / "objects"
+    images.mkdir(parents=True)
+    objects.mkdir()
+    for index in range(3):
+        Image.fromarray(smooth_image(40, 56, index)).save(images / f"s{index}.png")
+    instances = np.zeros((40, 56), np.uint8)
+    instances[10:20, 10:30] = 1
+    Image.fromarray(instances).save(objects / "s0.png")  # s1 has none
+    Image.fromarray(np.zeros((8, 8), np.uint8)).save(objects / "s2.png")  # the wrong size
+    dataset = DatasetFolder(tmp_path / "data")
+    errors = []
+    teacher = DepthModel.from_pretrained(str(tiny_models["depth-anything"]))
+    summary = label_images([images], teacher, dataset, report=errors.append)
+    assert summary.done == 2 and len(errors) == 1
+    assert "s2.png: object map is 8x8, but its image is 40x56" in errors[0]
+    rows = {row["id"]: row for row in dataset.labels()}
+    assert rows["s1"]["objects"] is None
+    np.testing.assert_array_equal(np.asarray(Image.open(dataset.root / rows["s0"]["objects"])), instances)

@@ -210,16 +210,15 @@ def _generator(
         DiffusionSettings,
         Family,
     )
-    from depthforge.generate.physics import EFFECTS, PhysicsGenerator
+    from depthforge.generate.physics import CONDITIONS, PhysicsGenerator
 
     try:
         backend = Backend(options.backend)
         if backend is Backend.PHYSICS:
-            unknown = [c for c in conditions if c not in EFFECTS]
+            unknown = [c for c in conditions if c not in CONDITIONS]
             if unknown:
-                raise ValueError(
-                    f"the physics backend cannot render {', '.join(unknown)}; it knows {', '.join(EFFECTS)}"
-                )
+                known = ", ".join(CONDITIONS)
+                raise ValueError(f"the physics backend cannot render {', '.join(unknown)}; it knows {known}")
             return PhysicsGenerator()
         settings = DiffusionSettings(
             options.steps,
@@ -383,9 +382,11 @@ def generate(
             "drop_inconsistent": drop_inconsistent,
         },
     )
+    skipped = sum(1 for row in dataset.generated() if row.get("skipped"))
     _finish(
         len(summary.failed),
-        f"{summary.done} generated into {dataset_path}; {summary.already_done} already there",
+        f"{summary.done} generated into {dataset_path}; {summary.already_done} already there"
+        + (f"; {skipped} skipped without a usable region (reasons in generate.log)" if skipped else ""),
     )
 
 
@@ -673,6 +674,7 @@ def _variants(reader: "BenchmarkReader", corruption: str | None, severities: str
 def report(
     evaluations: Annotated[list[Path], typer.Argument(help="Folders written by `depthforge evaluate`.")],
     out: Annotated[Path, typer.Option("--out", "-o", help="The merged Markdown report.")] = Path("report.md"),
+    quiet: Annotated[bool, typer.Option(help="Write the report without printing it.")] = False,
 ) -> None:
     """Merge evaluation runs into one comparison (e.g. teacher vs student on every benchmark)."""
     from depthforge.evaluate.report import merge_reports
@@ -683,7 +685,8 @@ def report(
         _error(str(error))
         raise typer.Exit(2) from error
     out.write_text(text)
-    typer.echo(text)
+    if not quiet:
+        typer.echo(text)
 
 
 sim_app = typer.Typer(
@@ -769,6 +772,9 @@ def demo(
 
     import yaml
 
+    from depthforge.evaluate.report import compact_table
+    from depthforge.sim.render import SIMBENCH_PIXEL_ROWS
+
     document = yaml.safe_load(resources.files("depthforge").joinpath("presets/demo.yaml").read_text())
     document["workdir"] = str(workdir)
     document["vars"]["seed"] = str(seed)
@@ -776,7 +782,9 @@ def demo(
     config = workdir / "demo.yaml"
     config.write_text(yaml.safe_dump(document, sort_keys=False))
     run_config(config)
-    typer.echo((workdir / "report.md").read_text())
+    table = compact_table(sorted((workdir / "eval").iterdir()), SIMBENCH_PIXEL_ROWS)
+    (workdir / "summary.md").write_text(table)
+    typer.echo(f"\nTeacher vs student, AbsRel and delta1 (full tables: {workdir / 'report.md'}):\n\n{table}")
 
 
 @app.command("make-tiny-model")

@@ -57,6 +57,9 @@ class LossConfig(Strict):
     alignment: Literal["median", "lstsq"] = "median"
     gradient_weight: float = Field(0.0, ge=0)
     gradient_scales: int = Field(4, ge=1)
+    region_weight: float = Field(1.0, gt=0)
+    """Weight of the pixels made transparent or mirror (a sample's recorded region) against the
+    others in the SSI average; 1 weighs every pixel alike, as the paper does."""
 
 
 class OptimConfig(Strict):

@@ -98,6 +98,32 @@ def read_rgb(path: str | Path) -> np.ndarray:
         raise ImageReadError(f"{path}: cannot read image ({error})") from error
 
 
+def read_object_map(path: str | Path, shape: tuple[int, int]) -> np.ndarray:
+    """An object instance map (0 = background, each other value one object) of an image of
+    ``shape`` (h, w), as integers; a colour map's distinct colours become the instances.
+
+    Raises ``ImageReadError`` naming the file when it cannot be read or has another size.
+    """
+    path = Path(path)
+    try:
+        with Image.open(path) as image:
+            values = np.asarray(image)
+    except (OSError, SyntaxError, ValueError) as error:
+        raise ImageReadError(f"{path}: cannot read object map ({error})") from error
+    if values.ndim == 3:
+        colours = values[..., :3].reshape(-1, 3)
+        _, inverse = np.unique(colours, axis=0, return_inverse=True)
+        background = (colours == 0).all(-1)
+        ids = inverse.reshape(-1) + 1
+        values = np.where(background, 0, ids).reshape(values.shape[:2])
+    if values.shape != tuple(shape):
+        raise ImageReadError(
+            f"{path}: object map is {values.shape[0]}x{values.shape[1]}, "
+            f"but its image is {shape[0]}x{shape[1]}"
+        )
+    return values.astype(np.int32)
+
+
 def write_atomic(path: Path, write: Callable[[Path], None], replace: bool = True) -> None:
     """Write a file through ``write(tmp)`` to a temporary sibling, then rename it into place.
 

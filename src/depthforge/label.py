@@ -1,4 +1,9 @@
-"""The label stage: teacher depth for easy images, written once and reused by every later stage."""
+"""The label stage: teacher depth for easy images, written once and reused by every later stage.
+
+An easy image may come with an object instance map (0 = background, each other value one
+object), which the transparent and mirror conditions turn into glass or metal: for
+``.../images/NAME.EXT`` it is ``.../objects/NAME.png``, as SimBench renders write them.
+"""
 
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
@@ -10,7 +15,7 @@ from depthforge.data.dataset import LABEL_STAGE, DatasetFolder, depth_stats
 from depthforge.data.manifest import Row
 from depthforge.depth.model import DepthModel
 from depthforge.depth.spaces import DepthSpace
-from depthforge.io import ImageReadError, find_images, read_rgb, save_npy, save_png
+from depthforge.io import ImageReadError, find_images, read_object_map, read_rgb, save_npy, save_png
 from depthforge.jobs import WHOLE, ItemError, JobSummary, Shard, run_job
 
 
@@ -18,6 +23,14 @@ from depthforge.jobs import WHOLE, ItemError, JobSummary, Shard, run_job
 class EasyImage:
     id: str
     source: Path
+
+    @property
+    def object_map(self) -> Path | None:
+        """The image's object instance map, if one lies beside it."""
+        if self.source.parent.name != "images":
+            return None
+        path = self.source.parent.parent / "objects" / f"{self.source.stem}.png"
+        return path if path.is_file() else None
 
 
 def plan_easy_images(inputs: Iterable[str | Path]) -> tuple[list[EasyImage], list[str]]:
@@ -38,11 +51,17 @@ def label_row(
     depth: np.ndarray,
     space: DepthSpace,
     teacher: str,
+    objects: np.ndarray | None = None,
 ) -> Row:
-    """Write an easy image and its label (in ``space``, made by ``teacher``) into the dataset;
-    return its manifest row."""
+    """Write an easy image, its label (in ``space``, made by ``teacher``) and its object map, if
+    any, into the dataset; return its manifest row."""
     save_png(dataset.root / dataset.easy_image(easy_id), image)
     save_npy(dataset.root / dataset.label(easy_id), depth.astype(np.float32))
+    if objects is not None:
+        save_png(
+            dataset.root / dataset.objects(easy_id),
+            objects.astype(np.uint8 if objects.max() < 256 else np.uint16),
+        )
     return {
         "id": easy_id,
         "image": dataset.easy_image(easy_id),
@@ -51,6 +70,7 @@ def label_row(
         "label_unit": space.unit,
         "label_stats": depth_stats(depth),
         "teacher": teacher,
+        "objects": dataset.objects(easy_id) if objects is not None else None,
         "height": int(image.shape[0]),
         "width": int(image.shape[1]),
     }
@@ -70,22 +90,23 @@ def label_images(
         report(problem)
 
     def process(batch: list[EasyImage]) -> list[Row | ItemError]:
-        loaded: list[np.ndarray | ItemError] = []
+        loaded: list[tuple[np.ndarray, np.ndarray | None] | ItemError] = []
         for item in batch:
             try:
-                loaded.append(read_rgb(item.source))
+                image = read_rgb(item.source)
+                found = item.object_map
+                loaded.append((image, read_object_map(found, image.shape[:2]) if found else None))
             except ImageReadError as error:
                 loaded.append(ItemError(str(error)))
-        good = [
-            (item, image) for item, image in zip(batch, loaded, strict=True) if isinstance(image, np.ndarray)
-        ]
-        depths = iter(model.predict([image for _, image in good], batch_size=batch_size))
+        good = [entry for entry in loaded if not isinstance(entry, ItemError)]
+        depths = iter(model.predict([image for image, _ in good], batch_size=batch_size))
         rows: list[Row | ItemError] = []
-        for item, image in zip(batch, loaded, strict=True):
-            if isinstance(image, ItemError):
-                rows.append(image)
+        for item, entry in zip(batch, loaded, strict=True):
+            if isinstance(entry, ItemError):
+                rows.append(entry)
             else:
-                row = label_row(dataset, item.id, image, next(depths), model.space, model.name)
+                image, objects = entry
+                row = label_row(dataset, item.id, image, next(depths), model.space, model.name, objects)
                 rows.append({**row, "source": str(item.source)})
         return rows
 

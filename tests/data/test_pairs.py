@@ -84,3 +84,44 @@ def test_data_problems_are_found_before_training(distill_set, tmp_path):
         check_pairs(groups)
     message = str(error.value)
     assert "problem(s)" in message and "e1-0.png: missing" in message and "label is 5x5" in message
+
+
+def test_a_region_mask_follows_its_image_through_the_augmentation(distill_set):
+    from PIL import Image
+
+    from depthforge.data.pairs import PairEntry, load_pair
+    from depthforge.depth.spaces import DepthSpace
+
+    easy = distill_set.labels()[0]
+    root = distill_set.root
+    image = np.asarray(Image.open(root / easy["image"])).copy()
+    region = np.zeros(image.shape[:2], np.uint8)
+    region[10:30, 5:25] = 255
+    image[region > 0] = (255, 0, 255)  # the region's pixels are the only magenta ones
+    Image.fromarray(image).save(root / "marked.png")
+    Image.fromarray(region).save(root / "region.png")
+    entry = PairEntry(
+        root / "marked.png",
+        root / easy["label"],
+        DepthSpace.RELATIVE_INVERSE_DEPTH,
+        "mirror",
+        root / "marked.png",
+        root / "region.png",
+    )
+    geometry = GeometryConfig(size=40)
+    for seed in range(6):  # random crops and flips
+        pair = load_pair(
+            entry, geometry, AugmentConfig(**(NO_COLOUR | {"hflip": 0.5})), np.random.default_rng(seed)
+        )
+        magenta = (pair["image"][0] > 0.9) & (pair["image"][1] < 0.1) & (pair["image"][2] > 0.9)
+        assert pair["region"].shape == (40, 40)
+        inner = magenta & pair["region"]
+        assert inner.sum() >= 0.8 * magenta.sum() and inner.sum() >= 0.8 * pair["region"].sum()
+    plain = PairEntry(
+        root / easy["image"],
+        root / easy["label"],
+        DepthSpace.RELATIVE_INVERSE_DEPTH,
+        "easy",
+        root / easy["image"],
+    )
+    assert not load_pair(plain, geometry)["region"].any()

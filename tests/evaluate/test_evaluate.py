@@ -128,3 +128,27 @@ def test_a_generic_folder_can_set_its_range(tmp_path):
     settings = json.loads((root / "benchmark.json").read_text()) | {"depth_range": [0.5, 30]}
     (root / "benchmark.json").write_text(json.dumps(settings))
     assert PROTOCOLS["generic"].for_reader(GenericFolder(root)).depth_range == (0.5, 30.0)
+
+
+def test_the_compact_table_has_a_row_per_condition_and_the_pixel_rows_found(tmp_path):
+    import json
+
+    from depthforge.evaluate.metrics import METRIC_NAMES
+    from depthforge.evaluate.report import compact_table
+
+    def metrics(abs_rel, delta):
+        return dict.fromkeys(METRIC_NAMES, 0.0) | {"abs_rel": abs_rel, "delta<1.25": delta, "count": 1}
+
+    teacher = {"day": {"all": metrics(0.1, 0.9), "tom": metrics(0.2, 0.8)}, "tom": {"all": metrics(0.4, 0.5)}}
+    student = {
+        "day": {"all": metrics(0.12, 0.9), "tom": metrics(0.1, 0.85)},
+        "tom": {"all": metrics(0.2, 0.7)},
+    }
+    summary = {"models": ["t", "s"], "results": {"t": {**teacher, "all": {}}, "s": {**student, "all": {}}}}
+    (tmp_path / "street").mkdir()
+    (tmp_path / "street" / "summary.json").write_text(json.dumps(summary))
+    rows = [("day", "tom", "day: ToM pixels"), ("tom", "tom", "tom: ToM pixels")]
+    lines = compact_table([tmp_path / "street"], rows).splitlines()
+    assert len(lines) == 2 + 3  # header, rule, day, tom, and the one pixel row that exists
+    assert lines[2] == "| street | day | 0.100 | 0.120 | +20.0% | 90.0 | 90.0 |"
+    assert lines[4] == "| street | day: ToM pixels | 0.200 | 0.100 | -50.0% | 80.0 | 85.0 |"

@@ -2,12 +2,16 @@ import json
 import shutil
 
 import numpy as np
+import pytest
 from PIL import Image
 from typer.testing import CliRunner
 
 from depthforge.cli import app
 from depthforge.data.dataset import DatasetFolder
+from depthforge.depth.model import DepthModel
 from depthforge.generate.prompts import load_banks
+from depthforge.label import label_images
+from tests.conftest import smooth_image
 
 runner = CliRunner()
 
@@ -44,7 +48,9 @@ def errors_of(result):
 
 
 def image_bytes(dataset):
-    return {row["id"]: (dataset.root / row["image"]).read_bytes() for row in dataset.generated()}
+    return {
+        row["id"]: (dataset.root / row["image"]).read_bytes() for row in dataset.generated() if row["kept"]
+    }
 
 
 def copy_of(dataset, tmp_path, name):
@@ -151,8 +157,8 @@ def test_setup_errors_stop_before_any_work(pipelines, labelled, tmp_path):
         labelled, "--conditions", "night", "--prompt-bank", str(empty), *diffusion_args(pipelines)
     )
     assert bank.exit_code == 2 and "empty.yaml: condition 'night' has no prompts" in bank.stderr
-    physics = generate(labelled, "--conditions", "mirror", "--backend", "physics")
-    assert physics.exit_code == 2 and "cannot render mirror" in physics.stderr
+    physics = generate(labelled, "--conditions", "dusk", "--backend", "physics")
+    assert physics.exit_code == 2 and "cannot render dusk" in physics.stderr
     nothing = runner.invoke(app, ["generate", str(tmp_path / "none"), "--conditions", "night"])
     assert nothing.exit_code == 2 and "no labelled images" in nothing.stderr
     assert labelled.generated() == []
@@ -252,3 +258,48 @@ def test_empty_object_bank_is_refused(pipelines, tiny_models, tmp_path):
         ],
     )
     assert result.exit_code == 2 and "objects.yaml: 'objects' is empty" in result.stderr
+
+
+def test_physics_transparent_and_mirror_keep_the_label_and_record_their_region(tiny_models, tmp_path):
+    images, objects = tmp_path / "scenes" / "images", tmp_path / "scenes" / "objects"
+    images.mkdir(parents=True)
+    objects.mkdir()
+    for index in range(3):
+        Image.fromarray(smooth_image(40, 56, index)).save(images / f"s{index}.png")
+        instances = np.zeros((40, 56), np.uint8)
+        if index < 2:  # s2's only object is too small to show a material
+            instances[8:30, 10 + 10 * index : 30 + 10 * index] = 1
+            instances[30:38, 40:52] = 2
+        instances[0, 0] = 3
+        Image.fromarray(instances).save(objects / f"s{index}.png")
+    dataset = DatasetFolder(tmp_path / "data")
+    teacher = DepthModel.from_pretrained(str(tiny_models["depth-anything"]))
+    label_images([images], teacher, dataset, report=lambda _: None)
+    args = ["--conditions", "transparent,mirror", "--backend", "physics", "--per-condition", "2"]
+    result = generate(dataset, *args)
+    assert result.exit_code == 0, result.output
+    assert "4 skipped without a usable region" in result.stdout
+    easy = {row["id"]: row for row in dataset.labels()}
+    rows = dataset.generated()
+    assert len(rows) == 12
+    for row in rows:
+        source = easy[row["easy_id"]]
+        assert row["label"] == source["label"]  # the label of a ToM sample is its easy label
+        if row["easy_id"] == "s2":
+            assert not row["kept"] and row["image"] is None and row["region"] is None
+            assert row["skipped"].startswith("no object of at least")
+            continue
+        assert row["kept"] and row["skipped"] is None
+        region = np.asarray(Image.open(dataset.root / row["region"])) > 0
+        assert region.any() and row["region_fraction"] == pytest.approx(region.mean(), abs=1e-6)
+        hard = np.asarray(Image.open(dataset.root / row["image"]))
+        changed = (hard != np.asarray(Image.open(dataset.root / source["image"]))).any(-1)
+        assert changed.any() and not (changed & ~region).any()  # the mask covers every changed pixel
+        instances = np.asarray(Image.open(dataset.root / source["objects"]))
+        assert not (region & (instances == 0)).any()
+    again = copy_of(dataset, tmp_path, "again")
+    shutil.rmtree(again.root / "hard")
+    for part in (again.root / "manifest").glob("generate-*"):
+        part.unlink()
+    assert generate(again, *args).exit_code == 0
+    assert image_bytes(again) == image_bytes(dataset)  # the same seed gives the same bytes

@@ -116,9 +116,9 @@ def test_non_finite_losses_are_skipped_then_abort(tiny_models, distill_set, tmp_
     original = module.SSILoss.forward
     calls = {"n": 0}
 
-    def sometimes_nan(self, pred, target, mask=None):
+    def sometimes_nan(self, pred, target, mask=None, weights=None):
         calls["n"] += 1
-        losses = original(self, pred, target, mask)
+        losses = original(self, pred, target, mask, weights)
         return {**losses, "loss": losses["loss"] * float("nan")} if calls["n"] in (2, 3) else losses
 
     monkeypatch.setattr(module.SSILoss, "forward", sometimes_nan)
@@ -129,7 +129,7 @@ def test_non_finite_losses_are_skipped_then_abort(tiny_models, distill_set, tmp_
     assert result.steps == 5 and result.skipped_steps == 2
     calls["n"] = -100  # every call from now is finite again except none: force all NaN instead
     monkeypatch.setattr(
-        module.SSILoss, "forward", lambda self, p, t, m=None: {"loss": p.sum() * float("nan")}
+        module.SSILoss, "forward", lambda self, p, t, m=None, w=None: {"loss": p.sum() * float("nan")}
     )
     with pytest.raises(TrainingAborted, match="non-finite"):
         finetune(
@@ -254,8 +254,8 @@ def test_a_non_finite_gradient_with_a_finite_loss_is_skipped(tiny_models, distil
 
     original = module.SSILoss.forward
 
-    def poisoned(self, pred, target, mask=None):
-        losses = original(self, pred, target, mask)
+    def poisoned(self, pred, target, mask=None, weights=None):
+        losses = original(self, pred, target, mask, weights)
         # sqrt at 0: the value stays finite (0), the gradient is infinite.
         return {**losses, "loss": losses["loss"] + torch.sqrt(pred - pred.detach()).sum()}
 

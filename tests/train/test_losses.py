@@ -119,3 +119,17 @@ def test_gradient_matching_hand_computed():
 def test_accepts_channel_dimension(maps):
     pred, target = maps
     assert ssi_loss(pred[:, None], target[:, None]).item() == pytest.approx(ssi_loss(pred, target).item())
+
+
+def test_region_weights_give_a_region_more_say(maps):
+    pred, target = maps
+    wrong = pred.clone()
+    wrong[:, :4, :4] = -5.0  # a small region the prediction gets badly wrong
+    region = torch.zeros_like(target, dtype=torch.bool)
+    region[:, :4, :4] = True
+    loss = SSILoss()
+    plain = loss(wrong, target)["ssi"]
+    ones = loss(wrong, target, weights=torch.ones_like(target))["ssi"]
+    weighted = loss(wrong, target, weights=1 + 9 * region.float())["ssi"]
+    assert ones.item() == pytest.approx(plain.item(), rel=1e-6)
+    assert weighted.item() > 2 * plain.item()

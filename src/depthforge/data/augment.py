@@ -88,8 +88,9 @@ def augment_pair(
 ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor | None]:
     """One training pair: image ``[3, S, S]`` in [0, 1], label ``[S, S]`` (NaN = invalid).
 
-    ``extra`` (e.g. the easy source of a hard image, for an online teacher) gets the same geometry
-    but no colour change. Without ``rng`` (validation) the crop is centred and nothing is random.
+    ``extra`` channels (the easy source of a hard image for an online teacher, a region mask) get
+    the same geometry but no colour change. Without ``rng`` (validation) the crop is centred and
+    nothing is random.
     """
     stacked = image if extra is None else torch.cat([image, extra])
     stacked, label = resize_pair(stacked, label, geometry.size, geometry.side)

@@ -4,7 +4,9 @@
 DATASET/
   easy/ID.png                  easy images, upright RGB (EXIF applied)
   labels/ID.npy                teacher labels, float32, in the space their row names
+  objects/ID.png               object instance maps (0 = background), for easy images that came with one
   hard/CONDITION/ID-K.png      generated images, at their source's size, aligned with its label
+  regions/CONDITION/ID-K.png   for transparent / mirror samples: the pixels made so (255)
   conditions/MODEL/ID.npy      conditioning depth from --condition-model, when one is used
   manifest/label-*.jsonl       one row per easy image
   manifest/generate-*.jsonl    one row per generated sample
@@ -49,8 +51,14 @@ class DatasetFolder:
     def label(self, easy_id: str) -> str:
         return f"labels/{easy_id}.npy"
 
+    def objects(self, easy_id: str) -> str:
+        return f"objects/{easy_id}.png"
+
     def hard_image(self, sample_id: str) -> str:
         return f"hard/{sample_id}.png"
+
+    def region(self, sample_id: str) -> str:
+        return f"regions/{sample_id}.png"
 
     def condition_depth(self, model_slug: str, easy_id: str) -> str:
         return f"conditions/{model_slug}/{easy_id}.npy"
@@ -83,7 +91,8 @@ class DatasetFolder:
         """The dataset card, ``README.md``: what made the data, and how much there is."""
         labels, generated = self.labels(), self.generated()
         kept = Counter(row["condition"] for row in generated if row["kept"])
-        dropped = Counter(row["condition"] for row in generated if not row["kept"])
+        skipped = Counter(row["condition"] for row in generated if row.get("skipped"))
+        dropped = Counter(row["condition"] for row in generated if not row["kept"] and not row.get("skipped"))
         lines = [
             "# depthforge dataset",
             "",
@@ -93,10 +102,13 @@ class DatasetFolder:
             "",
             "## Counts",
             "",
-            "| condition | images | dropped as inconsistent |",
-            "|---|---|---|",
-            f"| easy | {len(labels)} | 0 |",
-            *(f"| {c} | {kept[c]} | {dropped[c]} |" for c in sorted(kept.keys() | dropped.keys())),
+            "| condition | images | dropped as inconsistent | skipped (no usable region) |",
+            "|---|---|---|---|",
+            f"| easy | {len(labels)} | 0 | 0 |",
+            *(
+                f"| {c} | {kept[c]} | {dropped[c]} | {skipped[c]} |"
+                for c in sorted(kept.keys() | dropped.keys() | skipped.keys())
+            ),
             "",
             "## Settings of the last run",
             "",

@@ -35,12 +35,15 @@ class PairEntry:
     condition: str
     source: Path
     """The easy image the label was made from (the image itself for easy pairs)."""
+    region: Path | None = None
+    """The pixels made transparent or mirror, for such samples."""
 
 
 def _entries(dataset: DatasetFolder, config: DataConfig) -> tuple[list[PairEntry], list[PairEntry]]:
     """The easy and the (filtered) hard pairs of one dataset folder."""
     root = dataset.root
     labels = {row["id"]: row for row in dataset.labels()}
+
     easy = [
         PairEntry(
             root / r["image"], root / r["label"], DepthSpace(r["label_space"]), "easy", root / r["image"]
@@ -64,6 +67,7 @@ def _entries(dataset: DatasetFolder, config: DataConfig) -> tuple[list[PairEntry
                 DepthSpace(row["label_space"]),
                 row["condition"],
                 source,
+                root / row["region"] if row.get("region") else None,
             )
         )
     return easy, hard
@@ -102,7 +106,7 @@ def check_pairs(groups: list[list[PairEntry]], limit: int = 5) -> None:
     """Every file exists and every label matches its image's size, checked from headers, before training."""
     problems = []
     for entry in {e for group in groups for e in group}:
-        for path in {entry.image, entry.label, entry.source}:
+        for path in {entry.image, entry.label, entry.source} | ({entry.region} if entry.region else set()):
             if not path.is_file():
                 problems.append(f"{path}: missing")
         if entry.image.is_file() and entry.label.is_file():
@@ -134,6 +138,15 @@ def _label(entry: PairEntry) -> torch.Tensor:
     return to_inverse_depth(torch.from_numpy(np.load(entry.label).astype(np.float32)), entry.label_space)
 
 
+def _region(entry: PairEntry, size: tuple[int, int]) -> torch.Tensor:
+    """``[1, H, W]``: 1 on the pixels made transparent or mirror, 0 elsewhere (everywhere for
+    samples without a region)."""
+    if entry.region is None:
+        return torch.zeros(1, *size)
+    with Image.open(entry.region) as mask:
+        return torch.from_numpy(np.asarray(mask) > 0).float()[None]
+
+
 def load_pair(
     entry: PairEntry,
     geometry: GeometryConfig,
@@ -141,12 +154,20 @@ def load_pair(
     rng: np.random.Generator | None = None,
     with_source: bool = False,
 ) -> dict[str, torch.Tensor]:
-    """One pair as tensors: ``image``, ``label`` (inverse depth, 0 where invalid), ``mask`` and,
-    if asked, ``source``. Without ``rng`` the crop is centred and nothing is random (validation)."""
-    source = _image(entry.source) if with_source else None
-    image, label, source = augment_pair(_image(entry.image), _label(entry), geometry, augment, rng, source)
-    sample = {"image": image, "label": torch.nan_to_num(label), "mask": torch.isfinite(label)}
-    return sample if source is None else {**sample, "source": source}
+    """One pair as tensors: ``image``, ``label`` (inverse depth, 0 where invalid), ``mask``,
+    ``region`` and, if asked, ``source``. Without ``rng`` the crop is centred and nothing is random
+    (validation)."""
+    image, label = _image(entry.image), _label(entry)
+    extra = [_image(entry.source)] if with_source else []
+    extra.append(_region(entry, tuple(label.shape)))
+    image, label, stacked = augment_pair(image, label, geometry, augment, rng, torch.cat(extra))
+    sample = {
+        "image": image,
+        "label": torch.nan_to_num(label),
+        "mask": torch.isfinite(label),
+        "region": stacked[-1] > 0.5,
+    }
+    return {**sample, "source": stacked[:3]} if with_source else sample
 
 
 class PairStream(Dataset):

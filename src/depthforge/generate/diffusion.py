@@ -16,7 +16,7 @@ import torch
 from PIL import Image
 
 from depthforge.generate.control import control_image, generation_size, to_source_size
-from depthforge.generate.request import Request
+from depthforge.generate.request import Generated, Request
 from depthforge.generate.seeds import torch_generator
 
 
@@ -208,17 +208,19 @@ class DiffusionGenerator:
         ).images[:count]
         return [_to_uint8(image) for image in images]
 
-    def __call__(self, requests: list[Request]) -> list[tuple[np.ndarray, dict[str, Any]]]:
+    def __call__(self, requests: list[Request]) -> list[Generated]:
         """Images at each source's own size, and per-sample parameters (the generation size)."""
         by_size: dict[tuple[int, int], list[int]] = defaultdict(list)
         for index, request in enumerate(requests):
             height, width = request.image.shape[:2]
             by_size[generation_size(height, width, self.resolution, self.multiple)].append(index)
-        results: list[tuple[np.ndarray, dict[str, Any]]] = [None] * len(requests)  # type: ignore[list-item]
+        results: list[Generated] = [None] * len(requests)  # type: ignore[list-item]
         for size, indices in by_size.items():
             for start in range(0, len(indices), self.batch_size):
                 chunk = indices[start : start + self.batch_size]
                 for index, image in zip(chunk, self._call([requests[i] for i in chunk], size), strict=True):
                     source_size = requests[index].image.shape[:2]
-                    results[index] = (to_source_size(image, source_size), {"generation_size": list(size)})
+                    results[index] = Generated(
+                        to_source_size(image, source_size), {"generation_size": list(size)}
+                    )
         return results

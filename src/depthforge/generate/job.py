@@ -1,5 +1,6 @@
 """The generate stage: for each easy image and condition, K hard images that share its label."""
 
+import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -12,10 +13,12 @@ from depthforge.depth.model import DepthModel
 from depthforge.depth.spaces import DepthSpace
 from depthforge.generate.consistency import score_images
 from depthforge.generate.prompts import PromptBank
-from depthforge.generate.request import Generator, Request
+from depthforge.generate.request import Generated, Generator, Request
 from depthforge.generate.seeds import numpy_rng, sample_seed
-from depthforge.io import ImageReadError, read_rgb, save_npy, save_png
+from depthforge.io import ImageReadError, read_object_map, read_rgb, save_npy, save_png
 from depthforge.jobs import WHOLE, ItemError, JobSummary, Shard, run_job
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -83,8 +86,8 @@ class GenerateJob:
         self.condition_model, self.consistency = condition_model, consistency
         self.description = generator.describe()
 
-    def _read(self, sample: Sample) -> tuple[np.ndarray, np.ndarray]:
-        """The easy image and its label, checked against each other."""
+    def _read(self, sample: Sample) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
+        """The easy image, its label and its object map (if it has one), checked against each other."""
         image_path = self.dataset.root / sample.easy["image"]
         label_path = self.dataset.root / sample.easy["label"]
         try:
@@ -100,7 +103,10 @@ class GenerateJob:
                 f"{label_path}: label is {label.shape[0]}x{label.shape[1]} but its image {image_path} is "
                 f"{image.shape[0]}x{image.shape[1]}"
             )
-        return image, label
+        objects = None
+        if sample.easy.get("objects"):
+            objects = read_object_map(self.dataset.root / sample.easy["objects"], image.shape[:2])
+        return image, label, objects
 
     def _conditioning(
         self, samples: list[Sample], images: list[np.ndarray], labels: list[np.ndarray]
@@ -122,41 +128,47 @@ class GenerateJob:
 
     def __call__(self, batch: list[Sample]) -> list[Row | ItemError]:
         results: dict[str, Row | ItemError] = {}
-        good, images, labels = [], [], []
+        good, inputs = [], []
         for sample in batch:
             try:
-                image, label = self._read(sample)
+                inputs.append(self._read(sample))
             except ItemError as error:
                 results[sample.id] = error
                 continue
             good.append(sample)
-            images.append(image)
-            labels.append(label)
         if good:
+            images, labels, objects = (list(column) for column in zip(*inputs, strict=True))
             conditioning = self._conditioning(good, images, labels)
             requests = [
-                Request(image, depth, space, s.condition, s.prompt, s.negative_prompt, s.seed)
-                for s, image, (depth, space, _) in zip(good, images, conditioning, strict=True)
+                Request(image, depth, space, s.condition, s.prompt, s.negative_prompt, s.seed, found)
+                for s, image, (depth, space, _), found in zip(
+                    good, images, conditioning, objects, strict=True
+                )
             ]
             outputs = self.generator(requests)
-            scores = self._scores(good, [image for image, _ in outputs], labels)
-            for sample, (image, params), (_, space, source), score in zip(
+            scores = self._scores(good, [output.image for output in outputs], labels)
+            for sample, output, (_, space, source), score in zip(
                 good, outputs, conditioning, scores, strict=True
             ):
                 results[sample.id] = self._finish(
-                    sample, image, params, {"depth": source, "space": space.value}, score
+                    sample, output, {"depth": source, "space": space.value}, score
                 )
         return [results[sample.id] for sample in batch]
 
     def _scores(
-        self, samples: list[Sample], images: list[np.ndarray], labels: list[np.ndarray]
+        self, samples: list[Sample], images: list[np.ndarray | None], labels: list[np.ndarray]
     ) -> list[float | None]:
+        """The consistency score of each image made (None for those skipped, or without scoring)."""
         scores: list[float | None] = [None] * len(samples)
         if self.consistency is None:
             return scores
         # Labels of one dataset share a space; grouping keeps this right if they do not.
         for space in {s.easy["label_space"] for s in samples}:
-            chosen = [i for i, s in enumerate(samples) if s.easy["label_space"] == space]
+            chosen = [
+                i for i, s in enumerate(samples) if s.easy["label_space"] == space and images[i] is not None
+            ]
+            if not chosen:
+                continue
             values = score_images(
                 self.consistency.teacher,
                 [images[i] for i in chosen],
@@ -169,19 +181,26 @@ class GenerateJob:
         return scores
 
     def _finish(
-        self,
-        sample: Sample,
-        image: np.ndarray,
-        params: dict[str, Any],
-        conditioning: dict[str, str],
-        score: float | None,
+        self, sample: Sample, output: Generated, conditioning: dict[str, str], score: float | None
     ) -> Row:
         limit = self.consistency.max_inconsistency if self.consistency else None
         consistent = None if score is None or limit is None else score <= limit
-        kept = not (consistent is False and self.consistency and self.consistency.drop)
+        dropped = consistent is False and self.consistency is not None and self.consistency.drop
+        kept = output.image is not None and not dropped
         path = self.dataset.hard_image(sample.id)
         if kept:
-            save_png(self.dataset.root / path, image)
+            save_png(self.dataset.root / path, output.image)
+        region = None
+        if kept and output.region is not None:
+            region = self.dataset.region(sample.id)
+            save_png(self.dataset.root / region, output.region.astype(np.uint8) * 255)
+        if output.skipped:
+            log.info("%s: skipped, %s", sample.id, output.skipped)
+        size = (
+            output.image.shape[:2]
+            if output.image is not None
+            else (sample.easy["height"], sample.easy["width"])
+        )
         return {
             "id": sample.id,
             "easy_id": sample.easy["id"],
@@ -191,18 +210,21 @@ class GenerateJob:
             "prompt": sample.prompt,
             "negative_prompt": sample.negative_prompt,
             "generator": self.description,
-            "params": params,
+            "params": output.params,
             "conditioning": conditioning,
             "image": path if kept else None,
             "source_image": sample.easy["image"],
             "label": sample.easy["label"],
             "label_space": sample.easy["label_space"],
             "label_stats": sample.easy["label_stats"],
-            "height": int(image.shape[0]),
-            "width": int(image.shape[1]),
+            "region": region,
+            "region_fraction": None if output.region is None else round(float(output.region.mean()), 6),
+            "height": int(size[0]),
+            "width": int(size[1]),
             "inconsistency": score,
             "consistent": consistent,
             "kept": kept,
+            "skipped": output.skipped,
         }
 
 

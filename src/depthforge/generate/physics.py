@@ -1,10 +1,10 @@
-"""The physics backend: depth-aware synthesis of fog, night, rain and snow, on a CPU, with no weights.
+"""The physics backend: depth-aware synthesis of fog, night, rain and snow, and transparent and
+mirror surfaces (``materials.py``), on a CPU, with no weights.
 
-Every effect works in linear RGB on a pseudo-metric distance map made from the label (relative
-inverse depth is mapped to 2-200 m, so sky ends far away); night also back-projects it to 3D points
-with an assumed field of view, to light surfaces from lamps placed in the scene. Each effect draws
-its severity and every random choice from the sample's own generator, so a sample depends on its
-seed alone.
+Every effect works on the easy image lifted to 3D from its label (``scene.py``): fog scatters with
+distance, night lights surfaces from lamps placed in the scene, rain and snow hide particles behind
+nearer surfaces. Each effect draws its severity and every random choice from the sample's own
+generator, so a sample depends on its seed alone.
 """
 
 from collections.abc import Callable
@@ -15,50 +15,13 @@ import numpy as np
 from PIL import Image, ImageDraw, ImageFilter
 
 from depthforge.generate.control import nearness
-from depthforge.generate.request import Request
+from depthforge.generate.materials import MATERIALS, image_noise
+from depthforge.generate.regions import NoRegion, choose_regions
+from depthforge.generate.request import Generated, Request
+from depthforge.generate.scene import FAR_M, FOV_DEG, NEAR_M, Scene, normals
 from depthforge.generate.seeds import numpy_rng
 
-NEAR_M, FAR_M = 2.0, 200.0
-GAMMA = 2.2
-FOV_DEG = 65.0  # the horizontal field of view assumed when lights are placed in 3D
-REVISION = 2  # of the effects' models: raise it when one changes what it makes (2: night relights in 3D)
-
-
-@dataclass(frozen=True)
-class Scene:
-    """A linear-RGB image ``[H, W, 3]`` in [0, 1] and its distance in pseudo-metres ``[H, W]``."""
-
-    linear: np.ndarray
-    distance: np.ndarray
-
-    @property
-    def scale(self) -> float:
-        """Image size relative to 240 px high, so effects look the same at any resolution."""
-        return self.linear.shape[0] / 240
-
-    @property
-    def focal(self) -> float:
-        """Focal length in pixels for the assumed field of view (the backend knows no intrinsics)."""
-        return self.distance.shape[1] / (2 * np.tan(np.radians(FOV_DEG) / 2))
-
-    def points(self) -> np.ndarray:
-        """Camera-space points ``[H, W, 3]`` (x right, y down, z forward) of every pixel, taking the
-        distance as camera z (as depth labels are), so planes stay planes."""
-        height, width = self.distance.shape
-        ys, xs = np.mgrid[0:height, 0:width].astype(np.float32)
-        rays = np.stack([(xs - width / 2) / self.focal, (ys - height / 2) / self.focal, np.ones_like(xs)], -1)
-        return rays * self.distance[..., None]
-
-    def project(self, point: np.ndarray) -> tuple[float, float]:
-        """The pixel ``(y, x)`` of a camera-space point in front of the camera."""
-        height, width = self.distance.shape
-        return point[1] / point[2] * self.focal + height / 2, point[0] / point[2] * self.focal + width / 2
-
-
-def pseudo_distance(nearness: np.ndarray) -> np.ndarray:
-    """Nearness in [0, 1] (1 = nearest) -> distance from ``NEAR_M`` to ``FAR_M``, linear in inverse depth."""
-    inverse = 1 / FAR_M + nearness * (1 / NEAR_M - 1 / FAR_M)
-    return (1 / inverse).astype(np.float32)
+REVISION = 3  # of the effects' models: raise it when one changes what it makes (3: transparent, mirror)
 
 
 def _lerp(low: float, high: float, t: float) -> float:
@@ -87,14 +50,6 @@ def _glow_layer(shape: tuple[int, int], centres: list[tuple[float, float, float]
     for y, x, radius in centres:
         layer += np.exp(-((ys - y) ** 2 + (xs - x) ** 2) / (2 * radius**2))
     return layer
-
-
-def _normals(points: np.ndarray) -> np.ndarray:
-    """Unit surface normals from neighbouring points, turned to face the camera."""
-    normals = np.cross(np.gradient(points, axis=0), np.gradient(points, axis=1))
-    normals /= np.linalg.norm(normals, axis=-1, keepdims=True) + 1e-9
-    facing = np.sign(-(normals * points).sum(-1, keepdims=True))
-    return normals * np.where(facing == 0, 1, facing)
 
 
 @dataclass(frozen=True)
@@ -161,13 +116,13 @@ def night(scene: Scene, rng: np.random.Generator, severity: float) -> tuple[np.n
     half the time headlights, shaded on normals from the depth; a dark sky (light-polluted orange or
     blue); glows where lamps are in view; shot and read noise."""
     points = scene.points()
-    normals = _normals(points)
+    surface = normals(points)
     ambient = _lerp(0.06, 0.008, severity)
     lamps = _street_lamps(scene, points, rng)
     overhead, headlights = bool(rng.uniform() < 0.5), bool(rng.uniform() < 0.5)
     lamps += [_overhead_lamp(scene, points, rng)] * overhead
     lights = lamps + [_headlights(rng)] * headlights
-    light = ambient * MOON + sum(lamp.irradiance(points, normals) for lamp in lights)
+    light = ambient * MOON + sum(lamp.irradiance(points, surface) for lamp in lights)
     sky = np.clip((scene.distance - 120) / 60, 0, 1)[..., None]
     sky_colour = rng.uniform(0.002, 0.012) * (SODIUM if rng.uniform() < 0.4 else NIGHT_SKY)
     linear = scene.linear * light * (1 - sky) + sky_colour * sky
@@ -244,12 +199,15 @@ def snow(scene: Scene, rng: np.random.Generator, severity: float) -> tuple[np.nd
     return linear * (1 - layer) + 0.95 * layer, {"cover": cover, "flakes": count}
 
 
-EFFECTS: dict[str, Callable[[Scene, np.random.Generator, float], tuple[np.ndarray, dict[str, Any]]]] = {
-    "fog": fog,
-    "night": night,
-    "rain": rain,
-    "snow": snow,
-}
+Effect = Callable[[Scene, np.random.Generator, float], tuple[np.ndarray, dict[str, Any]]]
+EFFECTS: dict[str, Effect] = {"fog": fog, "night": night, "rain": rain, "snow": snow}
+"""Conditions of the whole frame (also the corruptions of ``evaluate``)."""
+CONDITIONS = (*EFFECTS, *MATERIALS)
+
+
+def _severity(rng: np.random.Generator, severity: float | None) -> float:
+    """``severity`` in [0, 1], drawn from ``rng`` (in [0.3, 1]) unless given."""
+    return float(rng.uniform(0.3, 1.0)) if severity is None else severity
 
 
 def apply_condition(
@@ -259,17 +217,54 @@ def apply_condition(
     rng: np.random.Generator,
     severity: float | None = None,
 ) -> tuple[np.ndarray, dict[str, Any]]:
-    """``image`` (uint8 RGB) turned into ``condition``; returns the uint8 result and its parameters.
-
-    ``severity`` in [0, 1] is drawn from ``rng`` (in [0.3, 1]) unless given.
-    """
+    """``image`` (uint8 RGB) turned into a whole-frame ``condition``; returns the uint8 result and
+    its parameters."""
     if condition not in EFFECTS:
         raise ValueError(f"the physics backend cannot render '{condition}'; it knows {', '.join(EFFECTS)}")
-    severity = float(rng.uniform(0.3, 1.0)) if severity is None else severity
-    scene = Scene((image.astype(np.float32) / 255) ** GAMMA, pseudo_distance(nearness))
+    severity = _severity(rng, severity)
+    scene = Scene.from_image(image, nearness)
     linear, params = EFFECTS[condition](scene, rng, severity)
-    encoded = np.clip(linear, 0, 1) ** (1 / GAMMA)
-    return (encoded * 255).round().astype(np.uint8), {"severity": round(severity, 4), **params}
+    return scene.encode(linear), {"severity": round(severity, 4), **params}
+
+
+def apply_material(
+    condition: str,
+    image: np.ndarray,
+    nearness: np.ndarray,
+    objects: np.ndarray | None,
+    rng: np.random.Generator,
+    severity: float | None = None,
+) -> Generated:
+    """Regions of ``image`` made ``transparent`` or ``mirror``: the object instances of ``objects``
+    (0 = background) if given, else regions proposed from the label. Only the region's pixels
+    change, re-shaded and given the image's own grain; raises ``NoRegion`` if there is none to use."""
+    severity = _severity(rng, severity)
+    scene = Scene.from_image(image, nearness)
+    regions = choose_regions(objects, scene.points(), scene.focal, rng)
+    linear, params = MATERIALS[condition](scene, regions, rng, severity)
+    mask = regions.mask
+    noise = image_noise(image)
+    shaded = scene.encode(linear[mask]).astype(np.float32) + rng.normal(0, noise, (int(mask.sum()), 3))
+    result = image.copy()
+    result[mask] = np.clip(shaded.round(), 0, 255).astype(np.uint8)
+    params = {
+        "severity": round(severity, 4),
+        "regions": len(regions.each()),
+        "region_source": regions.source,
+        "noise": round(noise, 3),
+        **params,
+    }
+    return Generated(result, params, region=mask)
+
+
+def _generate(request: Request) -> Generated:
+    rng, near = numpy_rng(request.seed), nearness(request.depth, request.space)
+    if request.condition in MATERIALS:
+        try:
+            return apply_material(request.condition, request.image, near, request.objects, rng)
+        except NoRegion as reason:
+            return Generated(None, {}, skipped=str(reason))
+    return Generated(*apply_condition(request.condition, request.image, near, rng))
 
 
 class PhysicsGenerator:
@@ -284,8 +279,5 @@ class PhysicsGenerator:
             "fov_deg": FOV_DEG,
         }
 
-    def __call__(self, requests: list[Request]) -> list[tuple[np.ndarray, dict[str, Any]]]:
-        return [
-            apply_condition(r.condition, r.image, nearness(r.depth, r.space), numpy_rng(r.seed))
-            for r in requests
-        ]
+    def __call__(self, requests: list[Request]) -> list[Generated]:
+        return [_generate(request) for request in requests]

@@ -19,11 +19,25 @@ class Request:
     prompt: str
     negative_prompt: str
     seed: int
+    objects: np.ndarray | None = None
+    """The easy image's object instances (0 = background), where it came with them."""
+
+
+@dataclass(frozen=True)
+class Generated:
+    """One generated sample: the uint8 image at the source's size and its parameters; for a
+    material condition the ``region`` made transparent or mirror; no image, and the reason, when
+    the sample could not be made (``skipped``)."""
+
+    image: np.ndarray | None
+    params: dict[str, Any]
+    region: np.ndarray | None = None
+    skipped: str | None = None
 
 
 class Generator(Protocol):
     def describe(self) -> dict[str, Any]:
         """The backend, its models and settings, recorded with every sample."""
 
-    def __call__(self, requests: list[Request]) -> list[tuple[np.ndarray, dict[str, Any]]]:
-        """One uint8 image at the source's size per request, with per-sample parameters."""
+    def __call__(self, requests: list[Request]) -> list[Generated]:
+        """One result per request."""

@@ -275,7 +275,9 @@ class Finetuner:
             with torch.no_grad():
                 label = to_inverse_depth(self.teacher(batch["source"].to(device)), self.teacher.space)
         pred = to_inverse_depth(self.model(image), self.student.space)
-        return self.loss(pred, label, mask)
+        extra = self.config.loss.region_weight - 1
+        weights = 1 + extra * batch["region"].to(device).float() if extra else None
+        return self.loss(pred, label, mask, weights)
 
     def _all_finite(self, value: torch.Tensor) -> bool:
         flag = torch.isfinite(value.detach()).float().reshape(1)

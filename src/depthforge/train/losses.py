@@ -40,9 +40,15 @@ def normalize_median_mad(values: torch.Tensor, mask: torch.Tensor) -> torch.Tens
     return (values - shift.view(view)) / scale.view(view)
 
 
-def _per_image_mean(values: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
-    """Mean over the images that have valid pixels; an all-invalid batch gives a zero with a graph."""
-    per_image = masked_mean(values, mask)
+def _per_image_mean(
+    values: torch.Tensor, mask: torch.Tensor, weights: torch.Tensor | None = None
+) -> torch.Tensor:
+    """Mean (weighted by ``weights`` per pixel, if given) over each image's valid pixels, averaged
+    over the images that have any; an all-invalid batch gives a zero with a graph."""
+    if weights is None:
+        per_image = masked_mean(values, mask)
+    else:
+        per_image = masked_mean(values * weights, mask) / masked_mean(weights, mask)
     has_pixels = mask.flatten(1).any(dim=1)
     if not has_pixels.any():
         return torch.where(mask, values, 0.0).sum() * 0.0
@@ -72,7 +78,9 @@ def gradient_matching_loss(residual: torch.Tensor, mask: torch.Tensor, scales: i
 class SSILoss(nn.Module):
     """The scale-and-shift-invariant loss, with optional multi-scale gradient matching.
 
-    ``forward`` returns ``{"loss": total, "ssi": ..., "gradient": ...}``.
+    ``forward`` returns ``{"loss": total, "ssi": ..., "gradient": ...}``. Optional per-pixel
+    ``weights`` weight the SSI term's average (the normalisation and the gradient term stay
+    unweighted): a way to give small regions, such as transparent objects, more say.
     """
 
     def __init__(
@@ -87,20 +95,25 @@ class SSILoss(nn.Module):
         self.gradient_scales = gradient_scales
 
     def forward(
-        self, pred: torch.Tensor, target: torch.Tensor, mask: torch.Tensor | None = None
+        self,
+        pred: torch.Tensor,
+        target: torch.Tensor,
+        mask: torch.Tensor | None = None,
+        weights: torch.Tensor | None = None,
     ) -> dict[str, torch.Tensor]:
         pred, target = _squeeze(pred).float(), _squeeze(target).float()
         valid = torch.isfinite(target) & torch.isfinite(pred)
         mask = valid if mask is None else _squeeze(mask).bool() & valid
         # Zero the invalid pixels so that no NaN reaches the backward pass through them.
         pred, target = torch.where(mask, pred, 0.0), torch.where(mask, target, 0.0)
+        weights = None if weights is None else _squeeze(weights).float()
         target_hat = normalize_median_mad(target, mask)
         if self.alignment is SSIAlignment.MEDIAN:
             residual = normalize_median_mad(pred, mask) - target_hat
-            ssi = _per_image_mean(residual.abs(), mask) / 2
+            ssi = _per_image_mean(residual.abs(), mask, weights) / 2
         else:
             residual = align_least_squares(pred, target_hat, mask) - target_hat
-            ssi = _per_image_mean(residual.square(), mask) / 2
+            ssi = _per_image_mean(residual.square(), mask, weights) / 2
         losses = {"ssi": ssi}
         if self.gradient_weight > 0:
             losses["gradient"] = gradient_matching_loss(residual, mask, self.gradient_scales)

@@ -1,0 +1,69 @@
+import numpy as np
+import pytest
+
+from depthforge.generate.regions import (
+    NoRegion,
+    choose_regions,
+    fit_plane,
+    min_pixels,
+    panels,
+    standing_objects,
+)
+from depthforge.generate.scene import Scene
+
+
+def wall_with_box(height=48, width=64):
+    """Points of a wall at 20 m with a box at 6 m in the middle."""
+    distance = np.full((height, width), 20.0, np.float32)
+    distance[16:32, 24:40] = 6.0
+    return Scene(np.zeros((height, width, 3), np.float32), distance)
+
+
+def test_given_objects_are_used_and_each_is_kept_or_not_by_the_seed():
+    scene = wall_with_box()
+    objects = np.zeros((48, 64), np.uint8)
+    objects[2:8, 2:8], objects[16:32, 24:40], objects[40:46, 50:60], objects[0, 0] = 1, 2, 3, 4
+    kept = []
+    for seed in range(20):
+        regions = choose_regions(objects, scene.points(), scene.focal, np.random.default_rng(seed))
+        assert regions.source == "objects" and regions.mask.any()
+        assert not regions.mask[0, 0]  # one pixel is too small to show a material
+        assert not (regions.mask & (objects == 0)).any()
+        kept.append(len(regions.each()))
+    assert min(kept) >= 1 and max(kept) == 3 and len(set(kept)) > 1
+
+
+def test_too_small_objects_are_a_named_reason():
+    scene = wall_with_box()
+    objects = np.zeros((48, 64), np.uint8)
+    objects[:2, :2] = 1
+    assert min_pixels((48, 64)) > 4
+    with pytest.raises(NoRegion, match="no object of at least"):
+        choose_regions(objects, scene.points(), scene.focal, np.random.default_rng(0))
+
+
+def test_without_objects_a_box_standing_out_is_proposed():
+    scene = wall_with_box()
+    found = standing_objects(scene.distance)
+    assert len(found) == 1
+    box = np.zeros((48, 64), bool)
+    box[16:32, 24:40] = True
+    assert (found[0] & box).sum() / (found[0] | box).sum() > 0.8
+
+
+def test_panels_lie_in_the_plane_of_their_surface():
+    scene = wall_with_box()
+    points = scene.points()
+    found = panels(points, scene.focal, np.random.default_rng(1), count=3)
+    assert found
+    for mask in found:
+        depths = scene.distance[mask]
+        assert np.ptp(depths) < 1e-3  # all on the wall or all on the box, never across
+        _, normal = fit_plane(points[mask])
+        np.testing.assert_allclose(np.abs(normal), [0, 0, 1], atol=1e-3)
+
+
+def test_a_featureless_far_plane_without_objects_still_gets_panels_or_a_reason():
+    scene = Scene(np.zeros((32, 32, 3), np.float32), np.full((32, 32), 50.0, np.float32))
+    regions = choose_regions(None, scene.points(), scene.focal, np.random.default_rng(0))
+    assert regions.source == "proposed" and regions.mask.sum() >= min_pixels((32, 32))
