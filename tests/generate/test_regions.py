@@ -67,3 +67,10 @@ def test_a_featureless_far_plane_without_objects_still_gets_panels_or_a_reason()
     scene = Scene(np.zeros((32, 32, 3), np.float32), np.full((32, 32), 50.0, np.float32))
     regions = choose_regions(None, scene.points(), scene.focal, np.random.default_rng(0))
     assert regions.source == "proposed" and regions.mask.sum() >= min_pixels((32, 32))
+
+
+def test_overlapping_proposals_never_leave_an_empty_region():
+    scene = wall_with_box()
+    for seed in range(30):
+        regions = choose_regions(None, scene.points(), scene.focal, np.random.default_rng(seed))
+        assert all(mask.sum() >= min_pixels((48, 64)) for mask in regions.each())

@@ -149,6 +149,10 @@ def choose_regions(
     keep = rng.uniform(size=len(candidates)) < KEEP
     keep[int(rng.integers(len(candidates)))] = True
     instances = np.zeros(shape, np.uint8)
-    for index, mask in enumerate((m for m, k in zip(candidates, keep, strict=True) if k), start=1):
-        instances[mask & (instances == 0)] = index
+    for mask in (m for m, k in zip(candidates, keep, strict=True) if k):
+        free = mask & (instances == 0)  # proposals may overlap: a pixel goes to the first
+        if free.sum() >= min_pixels(shape):
+            instances[free] = instances.max() + 1
+    if not instances.any():
+        raise NoRegion("its regions overlap, leaving none large enough")
     return Regions(instances, source)
