@@ -4,9 +4,10 @@ picked from the image's own 3D.
 An object generator knows its objects (SimBench training renders write an instance map, 0 =
 background, every other value one object). Without one, two kinds of region are proposed from
 the label alone: **objects** that stand in front of their surroundings (a white top-hat of the
-inverse depth: compact regions markedly nearer than what is around them), and **panels** lying on
-a smooth surface (a rectangle in the surface's own plane, as a window or a wall mirror is). Each
-usable region is kept with probability ``KEEP``, at least one, drawn from the sample's generator.
+inverse depth: compact regions, clear of the frame's edges, markedly nearer than what is around
+them), and **panels** on an upright smooth surface (a rectangle in the surface's own plane, as a
+window or a wall mirror is; not on floors, nor on the farthest surface, the sky). Each usable
+region is kept with probability ``KEEP``, at least one, drawn from the sample's generator.
 """
 
 from dataclasses import dataclass
@@ -20,7 +21,8 @@ MIN_FRACTION = 0.001
 """Regions smaller than this share of the image (and than ``MIN_PIXELS``) are too small to use."""
 MIN_PIXELS = 9
 MAX_FRACTION = 0.3
-"""Larger regions are surfaces of the scene (road, wall), not objects."""
+"""Larger objects are surfaces of the scene (road, wall); proposed regions stop at ``MAX_PROPOSED``."""
+MAX_PROPOSED = 0.08
 
 
 class NoRegion(ValueError):
@@ -52,14 +54,21 @@ def instance_masks(objects: np.ndarray) -> list[np.ndarray]:
 
 
 def standing_objects(distance: np.ndarray, relief: float = 0.12) -> list[np.ndarray]:
-    """Compact regions whose inverse depth stands out by more than ``relief`` (relative) from the
-    largest structures around them."""
+    """Compact regions clear of the frame's edges whose inverse depth stands out by more than
+    ``relief`` (relative) from the largest structures around them."""
     inverse = 1 / distance
     size = max(3, round(0.4 * min(distance.shape)))
     raised = ndimage.white_tophat(inverse, size=size) / inverse > relief
-    raised = ndimage.binary_opening(raised)
-    labels, count = ndimage.label(raised)
-    return [labels == index for index in range(1, count + 1)]
+    labels, _ = ndimage.label(ndimage.binary_opening(raised))
+    found = []
+    for index, box in enumerate(ndimage.find_objects(labels), start=1):
+        touches = box[0].start == 0 or box[1].start == 0
+        touches |= box[0].stop == distance.shape[0] or box[1].stop == distance.shape[1]
+        mask = labels == index
+        compact = mask[box].mean() >= 0.3
+        if compact and not touches:
+            found.append(mask)
+    return found
 
 
 def _plane_axes(normal: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -85,7 +94,7 @@ def panels(
     count: int,
     flatness: float = 0.03,
 ) -> list[np.ndarray]:
-    """Up to ``count`` rectangles, each in the plane of a smooth patch of the surface around a
+    """Up to ``count`` rectangles, each in the plane of a smooth upright patch of surface around a
     random pixel and kept to the pixels of that surface (within ``flatness`` of the plane, relative)."""
     height, width = points.shape[:2]
     found = []
@@ -98,8 +107,8 @@ def panels(
         patch = points[max(0, y - reach) : y + reach + 1, max(0, x - reach) : x + reach + 1].reshape(-1, 3)
         centre, normal = fit_plane(patch)
         off_plane = np.abs((patch - centre) @ normal) / np.linalg.norm(centre)
-        if off_plane.max() > flatness:
-            continue  # not a smooth surface there
+        if off_plane.max() > flatness or abs(normal[1]) > 0.5 or centre[2] > 0.8 * points[..., 2].max():
+            continue  # not a smooth upright surface there (or the sky)
         right, up = _plane_axes(normal)
         half_width = np.linalg.norm(centre) * np.tan(np.radians(rng.uniform(3, 9)))
         half_height = half_width * rng.uniform(0.5, 1.6)
@@ -121,9 +130,11 @@ def panels(
     return found
 
 
-def usable(masks: list[np.ndarray], shape: tuple[int, int]) -> list[np.ndarray]:
+def usable(
+    masks: list[np.ndarray], shape: tuple[int, int], largest: float = MAX_FRACTION
+) -> list[np.ndarray]:
     """The masks large enough to show a material and small enough to be an object."""
-    low, high = min_pixels(shape), MAX_FRACTION * shape[0] * shape[1]
+    low, high = min_pixels(shape), largest * shape[0] * shape[1]
     return [mask for mask in masks if low <= mask.sum() <= high]
 
 
@@ -141,11 +152,13 @@ def choose_regions(
         if not candidates:
             raise NoRegion(f"no object of at least {min_pixels(shape)} pixels in its object map")
     else:
-        proposed = usable(standing_objects(points[..., 2]), shape)
-        proposed += usable(panels(points, focal, rng, count=int(rng.integers(1, 4))), shape)
+        proposed = standing_objects(points[..., 2]) + panels(
+            points, focal, rng, count=int(rng.integers(1, 4))
+        )
+        proposed = usable(proposed, shape, MAX_PROPOSED)
         candidates, source = proposed, "proposed"
         if not candidates:
-            raise NoRegion("no object stands out in its label and no smooth surface was found")
+            raise NoRegion("no object stands out in its label and no smooth upright surface was found")
     keep = rng.uniform(size=len(candidates)) < KEEP
     keep[int(rng.integers(len(candidates)))] = True
     instances = np.zeros(shape, np.uint8)
