@@ -48,6 +48,18 @@ def smooth_image(height: int, width: int, seed: int = 0) -> np.ndarray:
     return (np.clip(np.stack(channels, axis=-1), 0, 1) * 255).round().astype(np.uint8)
 
 
+def write_scenes(root: Path, object_maps: dict[str, np.ndarray], count: int = 3) -> Path:
+    """``count`` easy images ``ROOT/images/sK.png`` (40 x 56) and the given object maps beside them
+    (``ROOT/objects/NAME.png``); returns the images folder."""
+    (root / "images").mkdir(parents=True)
+    (root / "objects").mkdir()
+    for index in range(count):
+        Image.fromarray(smooth_image(40, 56, index)).save(root / "images" / f"s{index}.png")
+    for name, instances in object_maps.items():
+        Image.fromarray(instances).save(root / "objects" / f"{name}.png")
+    return root / "images"
+
+
 NO_COLOUR = {"hflip": 0.0, "brightness": 0, "contrast": 0, "saturation": 0, "hue": 0, "rgb_shift": 0}
 
 

@@ -4,7 +4,7 @@ from PIL import Image
 from depthforge.data.dataset import DatasetFolder
 from depthforge.depth.model import DepthModel
 from depthforge.label import label_images
-from tests.conftest import smooth_image
+from tests.conftest import smooth_image, write_scenes
 
 
 def test_label_writes_images_labels_and_rows_and_resumes(tiny_models, tmp_path):
@@ -30,15 +30,10 @@ def test_label_writes_images_labels_and_rows_and_resumes(tiny_models, tmp_path):
 
 
 def test_object_maps_beside_the_images_come_along_and_bad_ones_are_named(tiny_models, tmp_path):
-    images, objects = tmp_path / "scenes" / "images", tmp_path / "scenes" / "objects"
-    images.mkdir(parents=True)
-    objects.mkdir()
-    for index in range(3):
-        Image.fromarray(smooth_image(40, 56, index)).save(images / f"s{index}.png")
     instances = np.zeros((40, 56), np.uint8)
     instances[10:20, 10:30] = 1
-    Image.fromarray(instances).save(objects / "s0.png")  # s1 has none
-    Image.fromarray(np.zeros((8, 8), np.uint8)).save(objects / "s2.png")  # the wrong size
+    wrong_size = np.zeros((8, 8), np.uint8)
+    images = write_scenes(tmp_path / "scenes", {"s0": instances, "s2": wrong_size})  # s1 has none
     dataset = DatasetFolder(tmp_path / "data")
     errors = []
     teacher = DepthModel.from_pretrained(str(tiny_models["depth-anything"]))

@@ -11,7 +11,7 @@ from depthforge.data.dataset import DatasetFolder
 from depthforge.depth.model import DepthModel
 from depthforge.generate.prompts import load_banks
 from depthforge.label import label_images
-from tests.conftest import smooth_image
+from tests.conftest import write_scenes
 
 runner = CliRunner()
 
@@ -261,17 +261,15 @@ def test_empty_object_bank_is_refused(pipelines, tiny_models, tmp_path):
 
 
 def test_physics_transparent_and_mirror_keep_the_label_and_record_their_region(tiny_models, tmp_path):
-    images, objects = tmp_path / "scenes" / "images", tmp_path / "scenes" / "objects"
-    images.mkdir(parents=True)
-    objects.mkdir()
+    maps = {}
     for index in range(3):
-        Image.fromarray(smooth_image(40, 56, index)).save(images / f"s{index}.png")
         instances = np.zeros((40, 56), np.uint8)
         if index < 2:  # s2's only object is too small to show a material
             instances[8:30, 10 + 10 * index : 30 + 10 * index] = 1
             instances[30:38, 40:52] = 2
         instances[0, 0] = 3
-        Image.fromarray(instances).save(objects / f"s{index}.png")
+        maps[f"s{index}"] = instances
+    images = write_scenes(tmp_path / "scenes", maps)
     dataset = DatasetFolder(tmp_path / "data")
     teacher = DepthModel.from_pretrained(str(tiny_models["depth-anything"]))
     label_images([images], teacher, dataset, report=lambda _: None)
