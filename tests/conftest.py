@@ -21,6 +21,8 @@ from depthforge.label import label_images
 
 torch.set_num_threads(1)
 
+pytest_plugins = ["tests.checkout_guard", "pytester"]
+
 
 @pytest.fixture(autouse=True)
 def _seed() -> None:

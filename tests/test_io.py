@@ -1,8 +1,20 @@
+import os
+import socket
+import subprocess
+from pathlib import Path
+
 import numpy as np
 import pytest
 from PIL import Image
 
-from depthforge.io import ImageReadError, colorize, find_images, read_rgb, save_npy
+from depthforge.io import (
+    ImageReadError,
+    colorize,
+    find_images,
+    read_rgb,
+    remove_stale_temp_files,
+    save_npy,
+)
 from tests.conftest import smooth_image
 
 
@@ -74,9 +86,61 @@ def test_find_images_walks_folders_and_reports_problems(tmp_path):
     assert any("c/b.jpg: skipped" in p for p in problems)
 
 
+def test_hidden_files_are_never_inputs_and_unusable_entries_are_named(tmp_path):
+    (tmp_path / "a" / ".cache").mkdir(parents=True)
+    for name in ["a/1.png", "a/.2.png", "a/.3.png.vm.12.ab12cd34.tmp", "a/.cache/4.png"]:
+        (tmp_path / name).write_bytes(b"x")
+    (tmp_path / "a" / "gone.png").symlink_to(tmp_path / "nowhere.png")
+    (tmp_path / "a" / "folder.jpg").mkdir()
+    (tmp_path / "lonely.png").symlink_to("nowhere.png")
+    found, problems = find_images([tmp_path / "a", tmp_path / "lonely.png"])
+    assert [str(name) for _, name in found] == ["1.png"]
+    assert sorted(problems) == [
+        f"{tmp_path}/a/folder.jpg: skipped, a folder, not an image",
+        f"{tmp_path}/a/gone.png: skipped, a link to {tmp_path}/nowhere.png, which does not exist",
+        f"{tmp_path}/lonely.png: skipped, a link to nowhere.png, which does not exist",
+    ]
+
+
 def test_save_npy_leaves_no_temporary_files(tmp_path):
     save_npy(tmp_path / "x" / "d.npy", np.ones((2, 2), np.float32))
     assert [p.name for p in (tmp_path / "x").iterdir()] == ["d.npy"]
+
+
+def test_a_file_is_durable_before_it_is_renamed_and_its_folder_after(tmp_path, monkeypatch):
+    events = []
+    real_replace = os.replace
+    monkeypatch.setattr(os, "fsync", lambda fd: events.append(("fsync", os.readlink(f"/proc/self/fd/{fd}"))))
+    monkeypatch.setattr(os, "replace", lambda a, b: events.append(("replace", str(b))) or real_replace(a, b))
+    save_npy(tmp_path / "d.npy", np.ones(3))
+    temp = events[0][1]
+    assert Path(temp).name.startswith(".d.npy.") and temp.endswith(".tmp")
+    assert events[1:] == [("replace", str(tmp_path / "d.npy")), ("fsync", str(tmp_path))]
+
+
+def test_temporary_files_of_killed_writers_are_removed_and_live_ones_kept(tmp_path):
+    host = socket.gethostname().replace(".", "-")
+    dead = _finished_pid()
+    names = {
+        "dead": f"sub/.a.png.{host}.{dead}.00ff00ff.tmp",
+        "live": f".b.png.{host}.{os.getpid()}.00ff00ff.tmp",
+        "other host": f".c.png.elsewhere.{dead}.00ff00ff.tmp",
+        "not ours": ".notes.tmp",
+    }
+    for name in names.values():
+        (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / name).write_bytes(b"x")
+    assert remove_stale_temp_files(tmp_path) == [tmp_path / names["dead"]]
+    assert sorted(p.name for p in tmp_path.rglob(".*.tmp")) == sorted(
+        Path(names[k]).name for k in ("live", "other host", "not ours")
+    )
+
+
+def _finished_pid() -> int:
+    """The pid of a process that has ended (and was reaped)."""
+    child = subprocess.Popen(["true"])
+    child.wait()
+    return child.pid
 
 
 def test_colorize_maps_near_to_warm_and_invalid_to_black():

@@ -61,13 +61,15 @@ def _load_depth_model(name: str, device: str, dtype: str, space: DepthSpace | No
 
 
 @contextmanager
-def _refusing_stale_work() -> Iterator[None]:
-    """A stage asked to resume outputs made with other settings: one error line, exit status 2."""
+def _refusing_conflicts() -> Iterator[None]:
+    """A stage asked to resume outputs made with other settings, or to write a shard that another
+    process is writing: one error line, exit status 2."""
     from depthforge.jobs import SettingsMismatch
+    from depthforge.locks import LockHeld
 
     try:
         yield
-    except SettingsMismatch as error:
+    except (SettingsMismatch, LockHeld) as error:
         _error(str(error))
         raise typer.Exit(2) from error
 
@@ -136,7 +138,7 @@ def label(
     part, device = _launch(shard, device)
     teacher = _load_depth_model(model, device, dtype)
     dataset = DatasetFolder(out)
-    with _refusing_stale_work():
+    with _refusing_conflicts():
         summary = label_images(inputs, teacher, dataset, part, batch_size, report=_error)
     dataset.write_metadata()
     _finish(len(summary.failed), f"{summary.done} labelled into {out}; {summary.already_done} already there")
@@ -290,7 +292,7 @@ def _generate(
         "max_inconsistency": max_inconsistency,
         "drop_inconsistent": drop_inconsistent,
     }
-    with _refusing_stale_work():
+    with _refusing_conflicts():
         return generate_samples(dataset, job, samples, settings, shard, report=_error)
 
 
@@ -450,7 +452,7 @@ def generate_objects(
     )
     generator = _generator(options, wanted, batch_size, device, dtype)
     labeller = _load_depth_model(teacher, device, dtype)
-    with _refusing_stale_work():
+    with _refusing_conflicts():
         planned = plan_scenes(n, bank, seed)
         settings = {"seed": seed, "object_bank": digest(asdict(bank))}
         scenes = make_object_scenes(
@@ -527,11 +529,15 @@ def finetune(
     validation: Annotated[Path | None, typer.Option(help="Held-out dataset folder to score.")] = None,
     validate_every: Annotated[int | None, typer.Option(help="Steps between validations.")] = None,
     resume: Annotated[bool, typer.Option(help="Continue from the run's last checkpoint.")] = False,
+    strict: Annotated[
+        bool, typer.Option("--strict", help="Refuse the run if any training row is unusable.")
+    ] = False,
 ) -> None:
     """Self-distillation: fine-tune a depth network on its own labels of easy and generated hard images."""
     from depthforge.config import ConfigError, load_config, parse_assignment
     from depthforge.data.pairs import PairError
     from depthforge.depth.model import ModelLoadError
+    from depthforge.locks import LockHeld
     from depthforge.train.finetune import TrainingAborted
     from depthforge.train.finetune import finetune as run_finetune
 
@@ -540,16 +546,18 @@ def finetune(
         "online_teacher": online_teacher,
         "validation": validation,
         "validate_every": validate_every,
-        "data": {"sources": [_data_source(d) for d in data]} if data else None,
+        "data": {"sources": [_data_source(d) for d in data] if data else None, "strict": strict or None},
         "optim": {"iterations": iterations, "lr": lr, "batch_size": batch_size},
         "geometry": {"size": size},
     }
     _log_to(out, "finetune.log")
     try:
         overrides = [_without_none(options), *(parse_assignment(a) for a in set_ or [])]
+        if not preset and not config:
+            preset = _family_preset(model)
         sources = ([preset] if preset else []) + [str(c) for c in config or []]
         result = run_finetune(load_config(sources, overrides), out, resume, report=_error)
-    except (ConfigError, PairError, ModelLoadError) as error:
+    except (ConfigError, PairError, ModelLoadError, LockHeld) as error:
         _error(str(error))
         raise typer.Exit(2) from error
     except TrainingAborted as error:
@@ -558,6 +566,17 @@ def finetune(
     typer.echo(
         f"trained {result.steps} steps ({result.skipped_steps} skipped); student saved to {result.student}"
     )
+
+
+def _family_preset(model: str | None) -> str:
+    """Without ``--preset`` or ``--config``: the paper's settings for the model's family."""
+    from depthforge.config import PRESETS, ConfigError, paper_preset
+
+    if model is None:
+        raise ConfigError(f"name the network to fine-tune with --model, or a --preset: {', '.join(PRESETS)}")
+    preset = paper_preset(model)
+    typer.echo(f"no --preset given: using {preset}, the paper's settings for {model}'s family")
+    return preset
 
 
 def _without_none(options: dict) -> dict:
@@ -631,7 +650,7 @@ def evaluate(
     table = ("dee", "abs_rel", "delta<1.25") if corruption else protocol.table
     evaluation = Evaluation(protocol, list(model), reader.unit, table)
     for variant, transform in _variants(reader, corruption, severities):
-        with _refusing_stale_work():
+        with _refusing_conflicts():
             cached = {
                 name: cache_predictions(name, reader, refs, out, load, batch_size, _error, variant, transform)
                 for name in model
@@ -727,7 +746,8 @@ def sim_render(
     _log_to(out, "render.log")
     part, _ = _launch(shard, "cpu")
     try:
-        summary = render_scenes(out, family, wanted, n, seed, _size(size), spp, part, _error)
+        with _refusing_conflicts():
+            summary = render_scenes(out, family, wanted, n, seed, _size(size), spp, part, _error)
     except ValueError as error:
         _error(str(error))
         raise typer.Exit(2) from error

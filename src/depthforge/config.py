@@ -12,6 +12,8 @@ from typing import Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from depthforge.io import YamlReadError, read_yaml
+
 
 class Strict(BaseModel):
     model_config = ConfigDict(extra="forbid")
@@ -34,6 +36,8 @@ class DataConfig(Strict):
     """Leave out hard images whose structure-consistency score is above this."""
     num_workers: int | None = Field(None, ge=0)
     """Data-loading processes per training process; unset: one per spare CPU core, at most 8."""
+    strict: bool = False
+    """Refuse the run when any training row is unusable, instead of skipping (and naming) it."""
 
 
 class GeometryConfig(Strict):
@@ -123,6 +127,26 @@ class ConfigError(ValueError):
 PRESETS = ("paper-dpt", "paper-midas", "paper-zoedepth", "paper-depth-anything")
 
 
+def paper_preset(model: str) -> str:
+    """The preset with the paper's settings for ``model``'s family (read from its config)."""
+    from transformers import AutoConfig
+
+    from depthforge import registry
+
+    source, _ = registry.resolve(model)
+    try:
+        config = AutoConfig.from_pretrained(source)
+    except (OSError, ValueError) as error:
+        raise ConfigError(f"cannot read the config of '{model}' to choose a preset ({error})") from error
+    model_type = config.model_type
+    family = {"depth_anything": "paper-depth-anything", "zoedepth": "paper-zoedepth"}
+    if model_type == "dpt":
+        return "paper-midas" if getattr(config, "is_hybrid", False) else "paper-dpt"
+    if model_type not in family:
+        raise ConfigError(f"no paper preset for a '{model_type}' model: pass --preset ({', '.join(PRESETS)})")
+    return family[model_type]
+
+
 def _preset_text(name: str) -> str:
     if name not in PRESETS:
         raise ConfigError(f"unknown preset '{name}'; known: {', '.join(PRESETS)}")
@@ -132,10 +156,10 @@ def _preset_text(name: str) -> str:
 def _read(source: str) -> dict[str, Any]:
     """A preset name or YAML file, with its ``base`` chain merged underneath it."""
     try:
-        text = Path(source).read_text() if source.endswith((".yaml", ".yml")) else _preset_text(source)
-        document = yaml.safe_load(text) or {}
-    except (OSError, yaml.YAMLError) as error:
-        raise ConfigError(f"{source}: cannot read config ({error})") from error
+        is_file = source.endswith((".yaml", ".yml"))
+        document = (read_yaml(source, "config") if is_file else yaml.safe_load(_preset_text(source))) or {}
+    except YamlReadError as error:
+        raise ConfigError(str(error)) from error
     if not isinstance(document, dict):
         raise ConfigError(f"{source}: a config must be a mapping")
     base = document.pop("base", None)

@@ -1,15 +1,28 @@
-"""Reading images, writing arrays and pictures atomically, and colour-mapping depth for people."""
+"""Reading images and YAML files, writing arrays and pictures atomically, and colour-mapping depth
+for people.
+
+Files are written durably by hand (``write_atomic``): a temporary sibling is fsynced, renamed into
+place and its folder fsynced, so that a manifest row written afterwards never points to an empty
+file after a power loss. Temporary names are hidden and name their writer (``.NAME.HOST.PID.RANDOM.tmp``),
+so that readers skip them and a later job can tell a dead writer's leftovers from a live one's.
+"""
 
 import os
-import tempfile
+import secrets
+import socket
 from collections.abc import Callable, Iterable
 from pathlib import Path
+from typing import Any
 
 import numpy as np
+import yaml
 from PIL import Image, ImageOps, UnidentifiedImageError
 
 IMAGE_SUFFIXES = frozenset({".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp"})
 LIST_SUFFIXES = frozenset({".txt", ".lst"})
+
+
+TEMP_SUFFIX = ".tmp"
 
 
 class ImageReadError(ValueError):
@@ -28,14 +41,15 @@ def find_images(inputs: Iterable[str | Path]) -> tuple[list[tuple[Path, Path]], 
     problems: list[str] = []
     for item in map(Path, inputs):
         if item.is_dir():
-            files = sorted(p for p in item.rglob("*") if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES)
+            files, unusable = _images_below(item)
             found.extend((p, p.relative_to(item)) for p in files)
+            problems.extend(unusable)
         elif item.is_file() and item.suffix.lower() in LIST_SUFFIXES:
             found.extend(_listed(item))
         elif item.is_file():
             found.append((item, Path(item.name)))
         else:
-            problems.append(f"{item}: no such file or folder")
+            problems.append(_unusable(item))
     seen: dict[Path, Path] = {}
     unique = []
     for source, name in found:
@@ -46,6 +60,30 @@ def find_images(inputs: Iterable[str | Path]) -> tuple[list[tuple[Path, Path]], 
         seen[stem] = source
         unique.append((source, name))
     return unique, problems
+
+
+def _images_below(folder: Path) -> tuple[list[Path], list[str]]:
+    """The image files below ``folder`` (sorted, hidden ones left out) and a line for each entry
+    that has an image suffix but is no file: a dangling link or a folder."""
+    files, problems = [], []
+    for path in sorted(folder.rglob("*")):
+        hidden = any(part.startswith(".") for part in path.relative_to(folder).parts)
+        if hidden or path.suffix.lower() not in IMAGE_SUFFIXES:
+            continue
+        if path.is_file():
+            files.append(path)
+        else:
+            problems.append(_unusable(path))
+    return files, problems
+
+
+def _unusable(path: Path) -> str:
+    """Why ``path``, named as an image, is not a file to read."""
+    if path.is_symlink() and not path.exists():
+        return f"{path}: skipped, a link to {os.readlink(path)}, which does not exist"
+    if path.is_dir():
+        return f"{path}: skipped, a folder, not an image"
+    return f"{path}: no such file or folder"
 
 
 def _listed(list_file: Path) -> list[tuple[Path, Path]]:
@@ -98,6 +136,26 @@ def read_rgb(path: str | Path) -> np.ndarray:
         raise ImageReadError(f"{path}: cannot read image ({error})") from error
 
 
+class YamlReadError(ValueError):
+    """A YAML file cannot be read or parsed."""
+
+
+def read_yaml(path: str | Path, what: str = "file") -> Any:
+    """A YAML file's document. Errors are one line: the file, the line and column of a syntax
+    error, what the file was read as (``what``) and the problem."""
+    try:
+        return yaml.safe_load(Path(path).read_text())
+    except OSError as error:
+        raise YamlReadError(f"{path}: cannot read {what} ({error.strerror})") from error
+    except yaml.MarkedYAMLError as error:
+        mark = error.problem_mark or error.context_mark
+        where = f"{path}:{mark.line + 1}:{mark.column + 1}" if mark else str(path)
+        problem = error.problem or error.context or "malformed"
+        raise YamlReadError(f"{where}: cannot read {what}: {problem}") from error
+    except yaml.YAMLError as error:
+        raise YamlReadError(f"{path}: cannot read {what}: {' '.join(str(error).split())}") from error
+
+
 def read_object_map(path: str | Path, shape: tuple[int, int]) -> np.ndarray:
     """An object instance map (0 = background, each other value one object) of an image of
     ``shape`` (h, w), as integers; a colour map's distinct colours become the instances.
@@ -124,28 +182,73 @@ def read_object_map(path: str | Path, shape: tuple[int, int]) -> np.ndarray:
     return values.astype(np.int32)
 
 
-def write_atomic(path: Path, write: Callable[[Path], None], replace: bool = True) -> None:
-    """Write a file through ``write(tmp)`` to a temporary sibling, then rename it into place.
+def _fsync(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
 
-    A reader never sees a half-written file, and a kill leaves the old file (or none). With
-    ``replace=False`` an existing file is kept and ``FileExistsError`` raised (even in a race).
+
+def _temp_name(path: Path) -> Path:
+    host = socket.gethostname().replace(".", "-")
+    return path.with_name(f".{path.name}.{host}.{os.getpid()}.{secrets.token_hex(4)}{TEMP_SUFFIX}")
+
+
+def write_atomic(path: Path, write: Callable[[Path], None], replace: bool = True) -> None:
+    """Write a file through ``write(tmp)`` to a temporary sibling, make it durable, then rename it
+    into place (and make the rename durable).
+
+    A reader never sees a half-written file, and a kill or power loss leaves the old file (or none).
+    With ``replace=False`` an existing file is kept and ``FileExistsError`` raised (even in a race).
     """
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=path.suffix)
-    os.close(fd)
+    tmp = _temp_name(path)
     try:
-        write(Path(tmp))
+        write(tmp)
+        _fsync(tmp)
         if replace:
             os.replace(tmp, path)
         else:
             os.link(tmp, path)
+        _fsync(path.parent)
     finally:
-        Path(tmp).unlink(missing_ok=True)
+        tmp.unlink(missing_ok=True)
+
+
+def _writer_is_gone(temp: Path) -> bool:
+    """Whether the process named in a temporary file's name (on this host) no longer runs."""
+    parts = temp.name.rsplit(".", 4)
+    if len(parts) != 5 or not parts[2].isdigit() or parts[1] != socket.gethostname().replace(".", "-"):
+        return False
+    try:
+        os.kill(int(parts[2]), 0)
+    except ProcessLookupError:
+        return True
+    except PermissionError:
+        return False
+    return False
+
+
+def remove_stale_temp_files(folder: Path) -> list[Path]:
+    """Delete the temporary files below ``folder`` left by killed writers on this host; return them.
+
+    Those of running processes (another shard at work) and of other hosts are left alone.
+    """
+    stale = [p for p in folder.rglob(f".*{TEMP_SUFFIX}") if _writer_is_gone(p)] if folder.is_dir() else []
+    for path in stale:
+        path.unlink(missing_ok=True)
+    return stale
 
 
 def save_npy(path: Path, array: np.ndarray) -> None:
     """Save an array as ``.npy``, atomically."""
-    write_atomic(path, lambda tmp: np.save(tmp, array))
+
+    def write(tmp: Path) -> None:
+        with tmp.open("wb") as file:  # a file object: np.save would add ".npy" to a path
+            np.save(file, array)
+
+    write_atomic(path, write)
 
 
 def save_png(path: Path, rgb: np.ndarray) -> None:

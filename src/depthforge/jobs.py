@@ -3,7 +3,9 @@
 Work is a list of items with stable ``id``s. A process takes its shard of the items (``--shard i/n``
 for job arrays, times the processes of ``accelerate launch``), skips the ids already in the
 stage's manifest, processes the rest in batches and appends one row per finished item. Outputs
-therefore do not depend on the number of processes, and a rerun after a kill resumes. The settings
+therefore do not depend on the number of processes, and a rerun after a kill resumes: it first
+removes the temporary files that killed writers left. One process at a time writes a shard: a second
+one on the same shard is refused, naming the first. The settings
 that decide the outputs (seed, model, sizes) are recorded next to the manifest: a run with other
 settings refuses to resume over the old outputs instead of silently mixing them in.
 """
@@ -19,7 +21,8 @@ from typing import TYPE_CHECKING, Any, Protocol
 from tqdm import tqdm
 
 from depthforge.data.manifest import ManifestWriter, Row, part_path, read_rows
-from depthforge.io import write_atomic
+from depthforge.io import remove_stale_temp_files, write_atomic
+from depthforge.locks import WriterLock
 
 if TYPE_CHECKING:
     from accelerate import PartialState
@@ -148,27 +151,32 @@ def run_job(
 ) -> JobSummary:
     """Process this shard's items that the manifest does not hold yet; append a row per item.
 
-    ``settings`` (see ``check_settings``) must match those of the items already done.
+    ``settings`` (see ``check_settings``) must match those of the items already done. Raises
+    ``LockHeld`` when another process is at work on the same shard.
     """
-    done = {row["id"] for row in read_rows(manifest, stage)}
-    if settings is not None:
-        check_settings(manifest, stage, settings, started=bool(done))
-    mine = shard.take(items)
-    todo = [item for item in mine if item.id not in done]
-    summary = JobSummary(already_done=len(mine) - len(todo))
-    with (
-        ManifestWriter(part_path(manifest, stage, shard.index, shard.count)) as writer,
-        tqdm(total=len(todo), desc=stage, unit=unit, dynamic_ncols=True) as progress,
-    ):
-        for start in range(0, len(todo), batch_size):
-            batch = todo[start : start + batch_size]
-            results = process(batch)
-            rows = [result for result in results if not isinstance(result, ItemError)]
-            for result in results:
-                if isinstance(result, ItemError):
-                    report(str(result))
-                    summary.failed.append(str(result))
-            writer.append(rows)
-            summary.done += len(rows)
-            progress.update(len(batch))
+    part = part_path(manifest, stage, shard.index, shard.count)
+    with WriterLock(part):
+        if removed := remove_stale_temp_files(manifest.parent):
+            log.info("removed %d temporary file(s) of killed jobs from %s", len(removed), manifest.parent)
+        done = {row["id"] for row in read_rows(manifest, stage)}
+        if settings is not None:
+            check_settings(manifest, stage, settings, started=bool(done))
+        mine = shard.take(items)
+        todo = [item for item in mine if item.id not in done]
+        summary = JobSummary(already_done=len(mine) - len(todo))
+        with (
+            ManifestWriter(part) as writer,
+            tqdm(total=len(todo), desc=stage, unit=unit, dynamic_ncols=True) as progress,
+        ):
+            for start in range(0, len(todo), batch_size):
+                batch = todo[start : start + batch_size]
+                results = process(batch)
+                rows = [result for result in results if not isinstance(result, ItemError)]
+                for result in results:
+                    if isinstance(result, ItemError):
+                        report(str(result))
+                        summary.failed.append(str(result))
+                writer.append(rows)
+                summary.done += len(rows)
+                progress.update(len(batch))
     return summary

@@ -30,7 +30,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import yaml
+from depthforge.io import YamlReadError, read_yaml
 
 POSITIONAL = {"dataset_path"}
 """Argument names that commands take as positional arguments rather than options."""
@@ -84,10 +84,10 @@ def _options(args: dict[str, Any]) -> list[str]:
 def load_pipeline(path: Path) -> tuple[Path, list[Stage]]:
     """The work folder and the stages of a pipeline file."""
     try:
-        document = yaml.safe_load(path.read_text()) or {}
-    except (OSError, yaml.YAMLError) as error:
-        raise PipelineError(f"{path}: cannot read pipeline ({error})") from error
-    if "workdir" not in document or not document.get("stages"):
+        document = read_yaml(path, "pipeline") or {}
+    except YamlReadError as error:
+        raise PipelineError(str(error)) from error
+    if not isinstance(document, dict) or "workdir" not in document or not document.get("stages"):
         raise PipelineError(f"{path}: a pipeline needs 'workdir' and a list of 'stages'")
     variables = {key: str(value) for key, value in (document.get("vars") or {}).items()}
     variables["workdir"] = str(document["workdir"])

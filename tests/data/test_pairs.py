@@ -5,7 +5,9 @@ import numpy as np
 import pytest
 
 from depthforge.config import AugmentConfig, DataConfig, DataSource, GeometryConfig
-from depthforge.data.pairs import PairError, PairStream, PositionSampler, check_pairs, collect_pairs
+from depthforge.data import pairs
+from depthforge.data.pairs import PairError, PairStream, PositionSampler, collect_pairs
+from depthforge.io import read_rgb
 from tests.conftest import NO_COLOUR, make_dataset
 
 
@@ -74,16 +76,52 @@ def test_batch_must_split_over_processes():
         PositionSampler(0, 1, 6, 4, 0, 1)
 
 
-def test_data_problems_are_found_before_training(distill_set, tmp_path):
-    with pytest.raises(PairError, match="no training pairs"):
+def break_rows(dataset) -> dict[str, str]:
+    """Break one row in each way a training row can be unusable; the expected line for each."""
+    root = dataset.root
+    (root / "hard" / "fog" / "e1-0.png").unlink()
+    np.save(root / "labels" / "e2.npy", np.zeros((5, 5), np.float32))
+    label = np.load(root / "labels" / "e0.npy")
+    np.save(root / "labels" / "e0.npy", np.full_like(label, np.nan))
+    (root / "hard" / "night" / "e1-0.png").write_bytes(
+        (root / "hard" / "night" / "e1-0.png").read_bytes()[:200]
+    )
+    part = next(dataset.manifest.glob("generate-*.jsonl"))
+    rows = [json.loads(line) for line in part.read_text().splitlines()]
+    escaping = next(r for r in rows if r["easy_id"] == "e1" and r["condition"] == "fog")
+    escaping["image"] = "../../../../etc/hostname"
+    part.write_text("".join(json.dumps(row) + "\n" for row in rows))
+    return {
+        "escaping": "'../../../../etc/hostname', outside the dataset; refused",
+        "short": "e1-0.png: cannot read image",
+        "size": "e2.npy: label is 5x5",
+        "nan": "e0.npy: label finite on 0.0% of its pixels",
+    }
+
+
+def test_every_unusable_row_is_named_and_the_rest_train(distill_set, tmp_path, monkeypatch):
+    with pytest.raises(PairError, match="no usable training pairs"):
         collect_pairs(DataConfig(sources=[DataSource(path=tmp_path / "nothing")]))
-    (distill_set.root / "hard" / "fog" / "e1-0.png").unlink()
-    np.save(distill_set.root / "labels" / "e2.npy", np.zeros((5, 5), np.float32))
-    groups, _ = collect_pairs(DataConfig(sources=[DataSource(path=distill_set.root)]))
-    with pytest.raises(PairError) as error:
-        check_pairs(groups)
-    message = str(error.value)
-    assert "problem(s)" in message and "e1-0.png: missing" in message and "label is 5x5" in message
+    expected = break_rows(distill_set)
+    opened = []
+    monkeypatch.setattr(pairs, "read_rgb", lambda path: opened.append(path) or read_rgb(path))
+    lines: list[str] = []
+    groups, _ = collect_pairs(DataConfig(sources=[DataSource(path=distill_set.root)]), lines.append)
+    for kind, text in expected.items():
+        assert sum(text in line for line in lines) >= 1, (kind, lines)
+    # e0's and e2's labels are shared by their hard pairs: 3 rows each; the night e1 and the fog e1.
+    assert lines[-1] == "8 of 9 training rows unusable: skipped, training on the rest"
+    assert [e.image.name for g in groups for e in g] == ["e1.png"]
+    assert opened and not any("hostname" in str(path) for path in opened)
+
+
+def test_strict_refuses_after_naming_every_bad_row(distill_set):
+    break_rows(distill_set)
+    lines: list[str] = []
+    config = DataConfig(sources=[DataSource(path=distill_set.root)], strict=True)
+    with pytest.raises(PairError, match=r"8 of 9 training rows unusable: refused \(--strict\)"):
+        collect_pairs(config, lines.append)
+    assert len(lines) == 8
 
 
 def test_a_region_mask_follows_its_image_through_the_augmentation(distill_set):

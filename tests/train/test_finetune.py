@@ -140,9 +140,11 @@ def test_non_finite_losses_are_skipped_then_abort(tiny_models, distill_set, tmp_
 def test_data_errors_come_before_any_model_is_loaded(distill_set, tmp_path):
     (distill_set.root / "hard" / "night" / "e0-0.png").unlink()
     # The model does not exist: reaching it would raise a different error.
-    config = load_config([], [run_config(tmp_path / "no-such-model", distill_set)])
-    with pytest.raises(PairError, match=r"e0-0\.png: missing"):
-        finetune(config, tmp_path / "run")
+    config = load_config([], [run_config(tmp_path / "no-such-model", distill_set, data={"strict": True})])
+    lines: list[str] = []
+    with pytest.raises(PairError, match=r"1 of 9 training rows unusable: refused"):
+        finetune(config, tmp_path / "run", report=lines.append)
+    assert lines == [f"{distill_set.root}/hard/night/e0-0.png: missing (the night pair of e0-0.png)"]
 
 
 def test_online_teacher_and_validation(tiny_models, distill_set, tmp_path):

@@ -7,7 +7,10 @@ seed and ``p`` (which pair, which crop, flip and colours), so the data order of 
 number to checkpoint, and does not depend on the number of processes or workers.
 """
 
-from collections.abc import Iterator
+import logging
+import os
+from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -19,8 +22,11 @@ from torch.utils.data import Dataset, Sampler
 from depthforge.config import AugmentConfig, DataConfig, GeometryConfig
 from depthforge.data.augment import augment_pair
 from depthforge.data.dataset import DatasetFolder
+from depthforge.data.manifest import Row
 from depthforge.depth.spaces import DepthSpace, to_inverse_depth
 from depthforge.io import ImageReadError, read_rgb
+
+log = logging.getLogger(__name__)
 
 
 class PairError(ValueError):
@@ -39,91 +45,173 @@ class PairEntry:
     """The pixels made transparent or mirror, for such samples."""
 
 
-def _entries(dataset: DatasetFolder, config: DataConfig) -> tuple[list[PairEntry], list[PairEntry]]:
-    """The easy and the (filtered) hard pairs of one dataset folder."""
+MIN_FINITE_SHARE = 0.01
+"""A label with fewer finite pixels than this share teaches nothing: its row is unusable."""
+
+
+def _within(root: Path, relative: str) -> Path:
+    """``root / relative``, refused (``PairError``) when the path leaves the dataset root; it is
+    never opened."""
+    path = Path(os.path.normpath(root / relative))
+    if Path(relative).is_absolute() or not path.is_relative_to(os.path.normpath(root)):
+        raise PairError(f"{root}: a manifest row names '{relative}', outside the dataset; refused")
+    return path
+
+
+def _easy_entry(root: Path, row: Row) -> PairEntry:
+    image = _within(root, row["image"])
+    return PairEntry(image, _within(root, row["label"]), DepthSpace(row["label_space"]), "easy", image)
+
+
+def _hard_entry(root: Path, row: Row, easy: Row) -> PairEntry:
+    return PairEntry(
+        _within(root, row["image"]),
+        _within(root, row["label"]),
+        DepthSpace(row["label_space"]),
+        row["condition"],
+        _within(root, easy["image"]),
+        _within(root, row["region"]) if row.get("region") else None,
+    )
+
+
+def _wanted(row: Row, labels: dict[str, Row], config: DataConfig) -> bool:
+    """A generated row that was kept, whose easy image is labelled, and that passes the filters."""
+    if not row["kept"] or row["easy_id"] not in labels:
+        return False
+    if config.conditions is not None and row["condition"] not in config.conditions:
+        return False
+    score = row.get("inconsistency")
+    return config.max_inconsistency is None or score is None or score <= config.max_inconsistency
+
+
+def _entries(
+    dataset: DatasetFolder, config: DataConfig
+) -> tuple[list[PairEntry], list[PairEntry], list[str]]:
+    """The easy and the (filtered) hard pairs of one dataset folder, and its rows' paths that leave it."""
     root = dataset.root
     labels = {row["id"]: row for row in dataset.labels()}
-
-    easy = [
-        PairEntry(
-            root / r["image"], root / r["label"], DepthSpace(r["label_space"]), "easy", root / r["image"]
-        )
-        for r in labels.values()
-    ]
-    hard = []
+    easy, hard, refused = [], [], []
+    for row in labels.values():
+        try:
+            easy.append(_easy_entry(root, row))
+        except PairError as error:
+            refused.append(str(error))
     for row in dataset.generated():
-        if not row["kept"] or row["easy_id"] not in labels:
-            continue
-        if config.conditions is not None and row["condition"] not in config.conditions:
-            continue
-        score = row.get("inconsistency")
-        if config.max_inconsistency is not None and score is not None and score > config.max_inconsistency:
-            continue
-        source = root / labels[row["easy_id"]]["image"]
-        hard.append(
-            PairEntry(
-                root / row["image"],
-                root / row["label"],
-                DepthSpace(row["label_space"]),
-                row["condition"],
-                source,
-                root / row["region"] if row.get("region") else None,
-            )
-        )
-    return easy, hard
+        if _wanted(row, labels, config):
+            try:
+                hard.append(_hard_entry(root, row, labels[row["easy_id"]]))
+            except PairError as error:
+                refused.append(str(error))
+    return easy, hard, refused
 
 
-def collect_pairs(config: DataConfig) -> tuple[list[list[PairEntry]], np.ndarray]:
-    """Groups of pairs and their sampling probabilities; raises ``PairError`` when nothing is usable."""
-    groups: list[list[PairEntry]] = []
-    weights: list[float] = []
+def collect_pairs(
+    config: DataConfig, report: Callable[[str], None] = log.warning
+) -> tuple[list[list[PairEntry]], np.ndarray]:
+    """Groups of usable pairs and their sampling probabilities.
+
+    Every row is checked first (``pair_problem``); each unusable one is reported in one line and
+    left out, or, with ``config.strict``, refuses the run. Raises ``PairError`` when nothing usable
+    is left in a dataset or a group.
+    """
     if not config.sources:
         raise PairError("no training data: name at least one dataset folder")
-    for source in config.sources:
-        easy, hard = _entries(DatasetFolder(source.path), config)
-        if not easy and not hard:
-            raise PairError(
-                f"{source.path}: no training pairs (empty manifest, or all filtered out by "
-                f"conditions={config.conditions}, max_inconsistency={config.max_inconsistency})"
-            )
-        if config.easy_fraction is None:
-            parts = [(easy + hard, 1.0)]
-        else:
-            parts = [(easy, config.easy_fraction), (hard, 1 - config.easy_fraction)]
-        for entries, share in parts:
-            if share > 0:
-                if not entries:
-                    raise PairError(
-                        f"{source.path}: no {'easy' if entries is easy else 'hard'} pairs to mix in"
-                    )
-                groups.append(entries)
-                weights.append(source.weight * share)
-    probabilities = np.asarray(weights) / sum(weights)
-    return groups, probabilities
+    found = [(source, *_entries(DatasetFolder(source.path), config)) for source in config.sources]
+    everything = {entry for _, easy, hard, _ in found for entry in easy + hard}
+    problems = dict(zip(everything, _map(pair_problem, everything), strict=True))
+    bad = {
+        entry: f"{problem} (the {entry.condition} pair of {entry.image.name})"
+        for entry, problem in problems.items()
+        if problem
+    }
+    refused = [line for *_, lines in found for line in lines]
+    _report_unusable(sorted([*bad.values(), *refused]), len(everything) + len(refused), config.strict, report)
+    groups: list[list[PairEntry]] = []
+    weights: list[float] = []
+    for source, easy, hard, _ in found:
+        easy, hard = [e for e in easy if e not in bad], [e for e in hard if e not in bad]
+        for entries, share, _ in _parts(source.path, easy, hard, config):
+            groups.append(entries)
+            weights.append(source.weight * share)
+    return groups, np.asarray(weights) / sum(weights)
 
 
-def check_pairs(groups: list[list[PairEntry]], limit: int = 5) -> None:
-    """Every file exists and every label matches its image's size, checked from headers, before training."""
-    problems = []
-    for entry in {e for group in groups for e in group}:
-        for path in {entry.image, entry.label, entry.source} | ({entry.region} if entry.region else set()):
-            if not path.is_file():
-                problems.append(f"{path}: missing")
-        if entry.image.is_file() and entry.label.is_file():
-            try:
-                with Image.open(entry.image) as image:
-                    width, height = image.size
-                shape = np.load(entry.label, mmap_mode="r").shape
-            except (OSError, ValueError) as error:
-                problems.append(f"{entry.image}: unreadable ({error})")
-                continue
-            if shape != (height, width):
-                problems.append(
-                    f"{entry.label}: label is {shape[0]}x{shape[1]} but {entry.image} is {height}x{width}"
-                )
-    if problems:
-        shown = "; ".join(sorted(problems)[:limit])
-        raise PairError(f"{len(problems)} problem(s) in the training data, e.g. {shown}")
+def _report_unusable(lines: list[str], total: int, strict: bool, report: Callable[[str], None]) -> None:
+    """One line per unusable row and a count; raises ``PairError`` after them when ``strict``."""
+    for line in lines:
+        report(line)
+    if lines:
+        verdict = "refused (--strict)" if strict else "skipped, training on the rest"
+        summary = f"{len(lines)} of {total} training rows unusable: {verdict}"
+        if strict:
+            raise PairError(summary)
+        report(summary)
+
+
+def _parts(
+    path: Path, easy: list[PairEntry], hard: list[PairEntry], config: DataConfig
+) -> list[tuple[list[PairEntry], float, str]]:
+    """One dataset's groups and their shares: all pairs together, or easy and hard mixed at
+    ``config.easy_fraction``."""
+    if not easy and not hard:
+        raise PairError(
+            f"{path}: no usable training pairs (empty manifest, unusable rows, or all filtered out by "
+            f"conditions={config.conditions}, max_inconsistency={config.max_inconsistency})"
+        )
+    if config.easy_fraction is None:
+        return [(easy + hard, 1.0, "all")]
+    parts = [(easy, config.easy_fraction, "easy"), (hard, 1 - config.easy_fraction, "hard")]
+    for entries, share, kind in parts:
+        if share > 0 and not entries:
+            raise PairError(f"{path}: no usable {kind} pairs to mix in")
+    return [part for part in parts if part[1] > 0]
+
+
+def _map(function: Callable[[PairEntry], str | None], entries: Iterable[PairEntry]) -> list[str | None]:
+    """``function`` over ``entries`` on a few threads (decoding and reading release the GIL)."""
+    with ThreadPoolExecutor(max_workers=min(8, (os.cpu_count() or 1) + 2)) as pool:
+        return list(pool.map(function, entries))
+
+
+def pair_problem(entry: PairEntry) -> str | None:
+    """Why a pair cannot be trained on, in one line naming the file, or None when it can."""
+    for path in (entry.image, entry.label, entry.source, entry.region):
+        if path is not None and not path.is_file():
+            return f"{path}: missing"
+    try:
+        height, width = read_rgb(entry.image).shape[:2]
+        if entry.source != entry.image:
+            read_rgb(entry.source)
+    except ImageReadError as error:
+        return str(error)
+    return _label_problem(entry, (height, width)) or _region_problem(entry, (height, width))
+
+
+def _label_problem(entry: PairEntry, shape: tuple[int, int]) -> str | None:
+    try:
+        label = np.load(entry.label)
+    except (OSError, ValueError, EOFError) as error:
+        return f"{entry.label}: cannot read label ({error})"
+    if label.shape != shape:
+        sizes = f"{'x'.join(map(str, label.shape))} but {entry.image} is {shape[0]}x{shape[1]}"
+        return f"{entry.label}: label is {sizes}"
+    finite = float(np.isfinite(label).mean()) if label.size else 0.0
+    if finite < MIN_FINITE_SHARE:
+        return f"{entry.label}: label finite on {finite:.1%} of its pixels, {MIN_FINITE_SHARE:.0%} needed"
+    return None
+
+
+def _region_problem(entry: PairEntry, shape: tuple[int, int]) -> str | None:
+    if entry.region is None:
+        return None
+    try:
+        with Image.open(entry.region) as region:
+            width, height = region.size
+    except (OSError, ValueError) as error:
+        return f"{entry.region}: cannot read region mask ({error})"
+    if (height, width) != shape:
+        return f"{entry.region}: region mask is {height}x{width} but {entry.image} is {shape[0]}x{shape[1]}"
+    return None
 
 
 def _image(path: Path) -> torch.Tensor:

@@ -148,7 +148,7 @@ class GenericFolder(BenchmarkReader):
         found = []
         for condition, folder in self._folders():
             for image in sorted((folder / "images").iterdir()):
-                if image.suffix.lower() in {".png", ".jpg", ".jpeg"}:
+                if image.suffix.lower() in {".png", ".jpg", ".jpeg"} and not image.name.startswith("."):
                     prefix = "" if condition == "all" else f"{condition}/"
                     found.append(SampleRef(f"{prefix}{image.stem}", image, condition, {"folder": folder}))
         return found

@@ -7,6 +7,8 @@ from pathlib import Path
 import numpy as np
 import yaml
 
+from depthforge.io import YamlReadError, read_yaml
+
 DEFAULTS_KEY = "_defaults"
 
 
@@ -49,9 +51,9 @@ def load_banks(extra_files: list[Path] = (), free_prompts: list[str] = ()) -> di
     banks = _parse(yaml.safe_load(text), "built-in prompt banks")
     for path in extra_files:
         try:
-            document = yaml.safe_load(Path(path).read_text())
-        except (OSError, yaml.YAMLError) as error:
-            raise PromptBankError(f"{path}: cannot read prompt bank ({error})") from error
+            document = read_yaml(path, "prompt bank")
+        except YamlReadError as error:
+            raise PromptBankError(str(error)) from error
         banks.update(_parse(document, str(path)))
     for entry in free_prompts:
         condition, sep, prompt = entry.partition(":")

@@ -59,6 +59,12 @@ def publish_checkpoint(folder: Path, keep: int) -> None:
         shutil.rmtree(old)
 
 
+def remove_partial_checkpoints(run: Path) -> None:
+    """Main process, before training: drop checkpoints that a kill left half-written."""
+    for staging in (run / "checkpoints").glob(".step-*.partial"):
+        shutil.rmtree(staging)
+
+
 def load_checkpoint(folder: Path, model: nn.Module, rank: int) -> tuple[dict[str, Any], dict[str, Any]]:
     """Load the weights into ``model`` and this process's RNG; return the training state and trainer info."""
     load_model(model, str(folder / "model.safetensors"))

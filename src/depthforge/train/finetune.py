@@ -24,21 +24,24 @@ from torch.utils.data import DataLoader
 from tqdm import tqdm
 
 from depthforge.config import ConfigError, FinetuneConfig
+from depthforge.data.manifest import read_part
 from depthforge.data.pairs import (
     PairEntry,
     PairStream,
     PositionSampler,
-    check_pairs,
     collect_pairs,
     load_pair,
 )
 from depthforge.depth.model import DepthModel
 from depthforge.depth.spaces import to_inverse_depth
+from depthforge.io import remove_stale_temp_files, write_atomic
+from depthforge.locks import WriterLock
 from depthforge.train.checkpoint import (
     checkpoint_dir,
     checkpoints,
     load_checkpoint,
     publish_checkpoint,
+    remove_partial_checkpoints,
     save_checkpoint,
 )
 from depthforge.train.ema import WeightAverage
@@ -106,8 +109,7 @@ class Finetuner:
             mixed_precision=mixed_precision(config.optim.mixed_precision), cpu=not torch.cuda.is_available()
         )
         # Everything that can be wrong with the data is found before a model is loaded.
-        self.groups, self.probabilities = collect_pairs(config.data)
-        check_pairs(self.groups)
+        self.groups, self.probabilities = collect_pairs(config.data, report)
         self.validation = self._validation_entries()
         device = self.accelerator.device
         self.student = DepthModel.from_pretrained(config.model, device=device, dtype=torch.float32).train()
@@ -156,8 +158,10 @@ class Finetuner:
             return []
         from depthforge.config import DataConfig, DataSource
 
-        groups, _ = collect_pairs(DataConfig(sources=[DataSource(path=self.config.validation)]))
-        check_pairs(groups)
+        validation = DataConfig(
+            sources=[DataSource(path=self.config.validation)], strict=self.config.data.strict
+        )
+        groups, _ = collect_pairs(validation, self.report)
         return sorted({e for group in groups for e in group}, key=lambda e: str(e.image))
 
     # -- state ---------------------------------------------------------------------------------
@@ -202,11 +206,12 @@ class Finetuner:
             raise ConfigError(f"{self.run_dir}: cannot resume with a different {', '.join(changed)}")
 
     def _trim_metrics(self) -> None:
-        """Drop log rows past the checkpoint: those steps are trained again."""
+        """Drop log rows past the checkpoint (those steps are trained again) and a row cut by a kill."""
         path = self.run_dir / "metrics.jsonl"
         if self.accelerator.is_main_process and path.exists():
-            rows = [line for line in path.read_text().splitlines() if json.loads(line)["step"] <= self.step]
-            path.write_text("".join(row + "\n" for row in rows))
+            kept = [row for row in read_part(path) if row["step"] <= self.step]
+            text = "".join(json.dumps(row) + "\n" for row in kept)
+            write_atomic(path, lambda tmp: tmp.write_text(text))
 
     def _checkpoint(self) -> None:
         folder = checkpoint_dir(self.run_dir, self.step)
@@ -320,7 +325,16 @@ class Finetuner:
     # -- the run ---------------------------------------------------------------------------------
 
     def run(self, resume: bool = False) -> FinetuneResult:
+        """Train; the main process holds the run folder's lock (``LockHeld`` if another has it)."""
         self.run_dir.mkdir(parents=True, exist_ok=True)
+        main = self.accelerator.is_main_process
+        with WriterLock(self.run_dir, self.run_dir / ".finetune.lock") if main else nullcontext():
+            if main:
+                remove_stale_temp_files(self.run_dir)
+                remove_partial_checkpoints(self.run_dir)
+            return self._run(resume)
+
+    def _run(self, resume: bool) -> FinetuneResult:
         if resume:
             self._resume()
         elif checkpoints(self.run_dir):
@@ -328,9 +342,8 @@ class Finetuner:
                 f"{self.run_dir} has checkpoints: pass --resume to continue, or choose a new folder"
             )
         if self.accelerator.is_main_process:
-            (self.run_dir / "config.yaml").write_text(
-                yaml.safe_dump(self.config.model_dump(mode="json"), sort_keys=False)
-            )
+            text = yaml.safe_dump(self.config.model_dump(mode="json"), sort_keys=False)
+            write_atomic(self.run_dir / "config.yaml", lambda tmp: tmp.write_text(text))
         self.model, self.optimizer = self.accelerator.prepare(self.student, self.optimizer)
         batches = self._batches()
         iterations = self.config.optim.iterations
