@@ -1,6 +1,8 @@
 """Shared fixtures: determinism, offline mode and tiny saved depth models."""
 
 import os
+import subprocess
+import sys
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
@@ -60,6 +62,30 @@ def write_scenes(root: Path, object_maps: dict[str, np.ndarray], count: int = 3)
     for name, instances in object_maps.items():
         Image.fromarray(instances).save(root / "objects" / f"{name}.png")
     return root / "images"
+
+
+HOLD = """
+import sys, time
+from pathlib import Path
+from depthforge.locks import WriterLock
+with WriterLock(Path(sys.argv[1])):
+    print("holding", flush=True)
+    time.sleep(60)
+"""
+
+
+def hold(path: Path) -> subprocess.Popen:
+    """A process that holds ``path``'s lock until killed."""
+    child = subprocess.Popen([sys.executable, "-c", HOLD, str(path)], stdout=subprocess.PIPE, text=True)
+    assert child.stdout.readline().strip() == "holding"
+    return child
+
+
+def finished_pid() -> int:
+    """The pid of a process that has ended (and was reaped)."""
+    child = subprocess.Popen(["true"])
+    child.wait()
+    return child.pid
 
 
 NO_COLOUR = {"hflip": 0.0, "brightness": 0, "contrast": 0, "saturation": 0, "hue": 0, "rgb_shift": 0}

@@ -110,3 +110,29 @@ def test_a_dataset_with_a_nan_label_trains_on_the_rest(tiny_models, distill_set,
     assert len(set(lines)) == 4 and all("e1.npy: label finite on 0.0%" in line for line in lines[:3])
     strict = runner.invoke(app, [*args[:2], str(tmp_path / "strict"), *args[3:], "--strict"])
     assert strict.exit_code == 2 and "refused (--strict)" in error_lines(strict)[-1]
+
+
+def test_evaluate_names_each_unreadable_benchmark_image_once(tmp_path):
+    root = tmp_path / "bench"
+    (root / "depth").mkdir(parents=True)
+    good_images = bad_folder(root / "images")
+    for image in good_images.iterdir():
+        np.save(root / "depth" / f"{image.stem}.npy", np.ones((32, 40), np.float32))
+    result = runner.invoke(
+        app,
+        [
+            "evaluate",
+            "-m",
+            "simbench-teacher",
+            "--benchmark",
+            "generic",
+            "--root",
+            str(root),
+            "-o",
+            str(tmp_path / "e"),
+        ],
+    )
+    assert result.exit_code == 1
+    named = sorted(line.split(":")[1].split("/")[-1] for line in error_lines(result))
+    assert named == sorted(["cut.png", "dangling.png", "empty.png", "folder.png", "text.png"]), named
+    assert "2 of 7 samples scored" in result.stdout

@@ -1,6 +1,5 @@
 import os
 import socket
-import subprocess
 from pathlib import Path
 
 import numpy as np
@@ -9,13 +8,12 @@ from PIL import Image
 
 from depthforge.io import (
     ImageReadError,
-    colorize,
     find_images,
     read_rgb,
     remove_stale_temp_files,
     save_npy,
 )
-from tests.conftest import smooth_image
+from tests.conftest import finished_pid, smooth_image
 
 
 def write(path, array, **save):
@@ -120,7 +118,7 @@ def test_a_file_is_durable_before_it_is_renamed_and_its_folder_after(tmp_path, m
 
 def test_temporary_files_of_killed_writers_are_removed_and_live_ones_kept(tmp_path):
     host = socket.gethostname().replace(".", "-")
-    dead = _finished_pid()
+    dead = finished_pid()
     names = {
         "dead": f"sub/.a.png.{host}.{dead}.00ff00ff.tmp",
         "live": f".b.png.{host}.{os.getpid()}.00ff00ff.tmp",
@@ -134,33 +132,3 @@ def test_temporary_files_of_killed_writers_are_removed_and_live_ones_kept(tmp_pa
     assert sorted(p.name for p in tmp_path.rglob(".*.tmp")) == sorted(
         Path(names[k]).name for k in ("live", "other host", "not ours")
     )
-
-
-def _finished_pid() -> int:
-    """The pid of a process that has ended (and was reaped)."""
-    child = subprocess.Popen(["true"])
-    child.wait()
-    return child.pid
-
-
-def test_colorize_maps_near_to_warm_and_invalid_to_black():
-    nearness = np.array([[0.0, 1.0, np.nan]])
-    rgb = colorize(nearness)
-    assert rgb.shape == (1, 3, 3) and rgb.dtype == np.uint8
-    assert rgb[0, 1, 0] > rgb[0, 1, 2]  # near: red dominates
-    assert rgb[0, 0, 2] > rgb[0, 0, 0]  # far: blue dominates
-    assert (rgb[0, 2] == 0).all()
-
-
-def test_file_lists_name_their_images(tmp_path):
-    (tmp_path / "cam").mkdir()
-    for name in ["cam/1.jpg", "cam/2.jpg"]:
-        (tmp_path / name).write_bytes(b"x")
-    listing = tmp_path / "train.txt"
-    listing.write_text(f"# training split\ncam/1.jpg\n\n{tmp_path / 'cam' / '2.jpg'}\n")
-    found, problems = find_images([listing])
-    assert [(str(s.relative_to(tmp_path)), str(n)) for s, n in found] == [
-        ("cam/1.jpg", "cam/1.jpg"),
-        ("cam/2.jpg", "2.jpg"),
-    ]
-    assert problems == []

@@ -1,30 +1,12 @@
 import os
 import signal
-import subprocess
-import sys
-from pathlib import Path
 
 import pytest
 
 from depthforge.data.manifest import part_path
 from depthforge.jobs import Shard, run_job
 from depthforge.locks import LockHeld, WriterLock
-
-HOLD = """
-import sys, time
-from pathlib import Path
-from depthforge.locks import WriterLock
-with WriterLock(Path(sys.argv[1])):
-    print("holding", flush=True)
-    time.sleep(60)
-"""
-
-
-def hold(path: Path) -> subprocess.Popen:
-    """A process that holds ``path``'s lock until killed."""
-    child = subprocess.Popen([sys.executable, "-c", HOLD, str(path)], stdout=subprocess.PIPE, text=True)
-    assert child.stdout.readline().strip() == "holding"
-    return child
+from tests.conftest import hold
 
 
 def test_a_second_writer_is_refused_by_name_and_a_killed_holder_blocks_nobody(tmp_path):

@@ -80,7 +80,10 @@ def test_malformed_pipelines(tmp_path):
     with pytest.raises(PipelineError, match="needs 'workdir'"):
         load_pipeline(path)
     path.write_text("workdir: w\nstages:\n  - {name: a, command: label, args: {out: '{nope}'}}\n")
-    with pytest.raises(PipelineError, match="unknown variable 'nope'"):
+    with pytest.raises(PipelineError, match=r"p\.yaml: unknown variable 'nope'"):
+        load_pipeline(path)
+    path.write_text("workdir: w\nstages:\n  - [label, x]\n")
+    with pytest.raises(PipelineError, match=r"p\.yaml: every stage needs a unique 'name' and a 'command'"):
         load_pipeline(path)
 
 

@@ -98,7 +98,8 @@ def predict(
     _log_to(out, "predict.log")
     depth_model = _load_depth_model(model, device, dtype, space)
     try:
-        summary = predict_images(inputs, depth_model, out, batch_size=batch_size, report=_error)
+        with _refusing_conflicts():
+            summary = predict_images(inputs, depth_model, out, batch_size=batch_size, report=_error)
     except ValueError as error:
         _error(str(error))
         raise typer.Exit(2) from error

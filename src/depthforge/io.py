@@ -122,7 +122,7 @@ def read_rgb(path: str | Path) -> np.ndarray:
     """
     path = Path(path)
     if not path.is_file():
-        raise ImageReadError(f"{path}: no such file")
+        raise ImageReadError(_unusable(path))
     if path.stat().st_size == 0:
         raise ImageReadError(f"{path}: empty file")
     try:

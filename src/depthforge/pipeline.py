@@ -87,16 +87,25 @@ def load_pipeline(path: Path) -> tuple[Path, list[Stage]]:
         document = read_yaml(path, "pipeline") or {}
     except YamlReadError as error:
         raise PipelineError(str(error)) from error
-    if not isinstance(document, dict) or "workdir" not in document or not document.get("stages"):
+    stages = document.get("stages") if isinstance(document, dict) else None
+    if "workdir" not in document or not stages or not isinstance(stages, list):
         raise PipelineError(f"{path}: a pipeline needs 'workdir' and a list of 'stages'")
+    try:
+        return _stages(document)
+    except PipelineError as error:
+        raise PipelineError(f"{path}: {error}") from error
+
+
+def _stages(document: dict[str, Any]) -> tuple[Path, list[Stage]]:
+    """The work folder and the stages of a pipeline document, its variables filled in."""
     variables = {key: str(value) for key, value in (document.get("vars") or {}).items()}
     variables["workdir"] = str(document["workdir"])
     variables = {key: _substitute(value, variables) for key, value in variables.items()}
     stages, names = [], set()
     for entry in document["stages"]:
-        name, command = entry.get("name"), entry.get("command")
+        name, command = (entry.get("name"), entry.get("command")) if isinstance(entry, dict) else (None, None)
         if not name or not command or name in names:
-            raise PipelineError(f"{path}: every stage needs a unique 'name' and a 'command' ({entry})")
+            raise PipelineError(f"every stage needs a unique 'name' and a 'command' ({entry})")
         names.add(name)
         args = _substitute(entry.get("args") or {}, variables)
         inputs = [str(i) for i in _substitute(entry.get("inputs") or [], variables)]

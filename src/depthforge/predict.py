@@ -16,9 +16,19 @@ from pathlib import Path
 import numpy as np
 from tqdm import tqdm
 
+from depthforge.data.manifest import ManifestWriter
 from depthforge.depth.model import DepthModel
 from depthforge.depth.spaces import DepthSpace, to_inverse_depth
-from depthforge.io import ImageReadError, colorize, find_images, read_rgb, save_npy, save_png
+from depthforge.io import (
+    ImageReadError,
+    colorize,
+    find_images,
+    read_rgb,
+    remove_stale_temp_files,
+    save_npy,
+    save_png,
+)
+from depthforge.locks import WriterLock
 
 INDEX_NAME = "predictions.jsonl"
 log = logging.getLogger(__name__)
@@ -99,34 +109,37 @@ def predict_images(
     """Predict depth for every image under ``inputs`` into ``out``; bad files are reported and skipped."""
     out.mkdir(parents=True, exist_ok=True)
     index = out / INDEX_NAME
-    done = _load_index(index, out, model.name)
-    images, problems = find_images(inputs)
-    summary = PredictSummary(failed=list(problems))
-    for problem in problems:
-        report(problem)
-    todo = [(source, name) for source, name in images if str(source) not in done]
-    summary.already_done = len(images) - len(todo)
-    with (
-        index.open("a") as index_file,
-        ThreadPoolExecutor(max_workers=4) as readers,
-        tqdm(total=len(todo), unit="img", desc="predict", dynamic_ncols=True) as progress,
-    ):
-        for batch in _batches(todo, batch_size):
-            loaded = list(readers.map(_read_or_report, [source for source, _ in batch]))
-            good = [
-                (item, pixels)
-                for item, pixels in zip(batch, loaded, strict=True)
-                if isinstance(pixels, np.ndarray)
-            ]
-            for pixels in loaded:
-                if isinstance(pixels, ImageReadError):
-                    report(str(pixels))
-                    summary.failed.append(str(pixels))
-            depths = model.predict([pixels for _, pixels in good], batch_size=batch_size)
-            for ((source, name), _), depth in zip(good, depths, strict=True):
-                row = _write_one(out, name, source, depth, model)
-                index_file.write(json.dumps(row) + "\n")
-                summary.written += 1
-            index_file.flush()
-            progress.update(len(batch))
+    with WriterLock(index):
+        remove_stale_temp_files(out)
+        done = _load_index(index, out, model.name)
+        images, problems = find_images(inputs)
+        summary = PredictSummary(failed=list(problems))
+        for problem in problems:
+            report(problem)
+        todo = [(source, name) for source, name in images if str(source) not in done]
+        summary.already_done = len(images) - len(todo)
+        with (
+            ManifestWriter(index) as writer,
+            ThreadPoolExecutor(max_workers=4) as readers,
+            tqdm(total=len(todo), unit="img", desc="predict", dynamic_ncols=True) as progress,
+        ):
+            for batch in _batches(todo, batch_size):
+                loaded = list(readers.map(_read_or_report, [source for source, _ in batch]))
+                good = [
+                    (item, pixels)
+                    for item, pixels in zip(batch, loaded, strict=True)
+                    if isinstance(pixels, np.ndarray)
+                ]
+                for pixels in loaded:
+                    if isinstance(pixels, ImageReadError):
+                        report(str(pixels))
+                        summary.failed.append(str(pixels))
+                depths = model.predict([pixels for _, pixels in good], batch_size=batch_size)
+                rows = [
+                    _write_one(out, name, source, depth, model)
+                    for ((source, name), _), depth in zip(good, depths, strict=True)
+                ]
+                writer.append(rows)
+                summary.written += len(rows)
+                progress.update(len(batch))
     return summary

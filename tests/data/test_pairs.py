@@ -100,8 +100,11 @@ def break_rows(dataset) -> dict[str, str]:
 
 
 def test_every_unusable_row_is_named_and_the_rest_train(distill_set, tmp_path, monkeypatch):
-    with pytest.raises(PairError, match="no usable training pairs"):
+    with pytest.raises(PairError, match="nothing: no such dataset folder"):
         collect_pairs(DataConfig(sources=[DataSource(path=tmp_path / "nothing")]))
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(PairError, match="empty: no usable training pairs"):
+        collect_pairs(DataConfig(sources=[DataSource(path=tmp_path / "empty")]))
     expected = break_rows(distill_set)
     opened = []
     monkeypatch.setattr(pairs, "read_rgb", lambda path: opened.append(path) or read_rgb(path))

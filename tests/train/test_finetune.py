@@ -1,5 +1,6 @@
 import json
 import os
+import socket
 import subprocess
 import sys
 
@@ -12,9 +13,10 @@ from typer.testing import CliRunner
 from depthforge.cli import app
 from depthforge.config import load_config
 from depthforge.data.pairs import PairError
+from depthforge.locks import LockHeld
 from depthforge.train.checkpoint import checkpoints
 from depthforge.train.finetune import TrainingAborted, finetune
-from tests.conftest import make_dataset, run_config, smooth_image
+from tests.conftest import finished_pid, hold, make_dataset, run_config, smooth_image
 
 
 def metrics(run):
@@ -144,7 +146,7 @@ def test_data_errors_come_before_any_model_is_loaded(distill_set, tmp_path):
     lines: list[str] = []
     with pytest.raises(PairError, match=r"1 of 9 training rows unusable: refused"):
         finetune(config, tmp_path / "run", report=lines.append)
-    assert lines == [f"{distill_set.root}/hard/night/e0-0.png: missing (the night pair of e0-0.png)"]
+    assert lines == [f"{distill_set.root}/hard/night/e0-0.png: missing; skipped the night pair of e0-0.png"]
 
 
 def test_online_teacher_and_validation(tiny_models, distill_set, tmp_path):
@@ -267,3 +269,24 @@ def test_a_non_finite_gradient_with_a_finite_loss_is_skipped(tiny_models, distil
         tmp_path / "run",
     )
     assert result.skipped_steps == 3
+
+
+def test_one_finetune_per_run_folder_and_a_killed_ones_leftovers_are_removed(
+    tiny_models, distill_set, tmp_path
+):
+    run = tmp_path / "run"
+    staging = run / "checkpoints" / ".step-0000010.partial"
+    staging.mkdir(parents=True)
+    (staging / "model.safetensors").write_bytes(b"half")
+    temp = run / f".config.yaml.{socket.gethostname().replace('.', '-')}.{finished_pid()}.00ff00ff.tmp"
+    temp.write_text("half")
+    config = load_config([], [run_config(tiny_models["dpt"], distill_set, optim={"iterations": 2})])
+    holder = hold(run / "finetune")
+    try:
+        with pytest.raises(LockHeld, match=f"pid {holder.pid} "):
+            finetune(config, run)
+    finally:
+        holder.kill()
+        holder.wait()
+    finetune(config, run)
+    assert not staging.exists() and not temp.exists()

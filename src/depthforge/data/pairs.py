@@ -116,11 +116,14 @@ def collect_pairs(
     """
     if not config.sources:
         raise PairError("no training data: name at least one dataset folder")
+    for source in config.sources:
+        if not source.path.is_dir():
+            raise PairError(f"{source.path}: no such dataset folder")
     found = [(source, *_entries(DatasetFolder(source.path), config)) for source in config.sources]
     everything = {entry for _, easy, hard, _ in found for entry in easy + hard}
     problems = dict(zip(everything, _map(pair_problem, everything), strict=True))
     bad = {
-        entry: f"{problem} (the {entry.condition} pair of {entry.image.name})"
+        entry: f"{problem}; skipped the {entry.condition} pair of {entry.image.name}"
         for entry, problem in problems.items()
         if problem
     }

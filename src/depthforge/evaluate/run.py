@@ -153,9 +153,12 @@ def score(
     condition: str | None = None,
 ) -> None:
     """Score every cached prediction against its ground truth into ``evaluation`` (under
-    ``condition`` if given, else each sample's own); unreadable samples are reported."""
+    ``condition`` if given, else each sample's own); unreadable samples are reported (those whose
+    image could not be read were, when they were predicted)."""
     protocol = evaluation.protocol
     for ref in refs:
+        if not any(ref.id in rows for rows in cached.values()):
+            continue
         try:
             sample = reader.load(ref)
         except ReaderError as error:

@@ -1,0 +1,250 @@
+"""kill -9 at random moments during sim render, label, physics generate and finetune; resume each.
+
+Each stage first runs once uninterrupted (the reference, which also gives its duration T). Then,
+in rounds on a fresh folder, the same command is started, killed with SIGKILL after a random
+0.5 s .. T, and started again, until it completes on its own; rounds go on until the stage has
+taken ``--kills`` kills. Every finished round is checked against the reference:
+
+- rows lost: ids of the reference manifest missing from the round's;
+- rows duplicated: rows in the part files beyond one per id;
+- orphaned temp files: hidden temporary files (``.*.tmp``) or half-written checkpoints
+  (``.step-*.partial``) left in the folder;
+- identical: every output file (images, arrays, student weights) equal to the reference's, bytes
+  for bytes (for finetune: the resumed student against the uninterrupted one).
+
+    .venv/bin/python benchmarks/kill_campaign.py --workdir outputs/kill-campaign --kills 20
+"""
+
+import argparse
+import json
+import os
+import random
+import shutil
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+DEPTHFORGE = str(Path(sys.executable).parent / "depthforge")
+DATA_SUFFIXES = {".png", ".npy", ".json", ".safetensors"}
+SKIPPED_FILES = {"benchmark.json"}  # settings records, written identically; the rest is data
+
+
+@dataclass
+class Stage:
+    name: str
+    command: Callable[[Path], list[str]]
+    """The command line that writes into a given folder."""
+    manifest: str | None
+    """The manifest stage whose rows are counted (None: finetune, which has checkpoints instead)."""
+
+
+@dataclass
+class Tally:
+    kills: int = 0
+    rounds: int = 0
+    lost: int = 0
+    duplicated: int = 0
+    orphans: int = 0
+    left_by_kills: int = 0
+    """Temporary files found right after the kills (the resumes remove them)."""
+    different: list[str] = field(default_factory=list)
+
+
+def stages(work: Path) -> list[Stage]:
+    render = work / "render-reference"
+    dataset = work / "generate-reference"
+    return [
+        Stage(
+            "sim render",
+            lambda out: [
+                DEPTHFORGE,
+                "sim",
+                "render",
+                "--family",
+                "street",
+                "--n",
+                "48",
+                "--size",
+                "96x72",
+                "--spp",
+                "8",
+                "--conditions",
+                "day,fog",
+                "--out",
+                str(out),
+            ],
+            "render",
+        ),
+        Stage(
+            "label",
+            lambda out: [
+                DEPTHFORGE,
+                "label",
+                str(render / "day" / "images"),
+                "-m",
+                "simbench-teacher",
+                "-o",
+                str(out),
+                "--batch-size",
+                "2",
+                "--device",
+                "cpu",
+            ],
+            "label",
+        ),
+        Stage(
+            "physics generate",
+            lambda out: [
+                DEPTHFORGE,
+                "generate",
+                str(out),
+                "--backend",
+                "physics",
+                "--conditions",
+                "night,fog,transparent,mirror",
+                "--batch-size",
+                "2",
+            ],
+            "generate",
+        ),
+        Stage(
+            "finetune",
+            lambda out: [
+                DEPTHFORGE,
+                "finetune",
+                "-o",
+                str(out),
+                "--data",
+                str(dataset),
+                "-m",
+                "simbench-teacher",
+                "--iterations",
+                "60",
+                "--size",
+                "56",
+                "--batch-size",
+                "2",
+                "--set",
+                "checkpoint_every=5",
+                "--set",
+                "log_every=5",
+                "--set",
+                "data.num_workers=0",
+                "--resume",
+            ],
+            None,
+        ),
+    ]
+
+
+def prepare(stage: Stage, work: Path, out: Path) -> None:
+    """A fresh folder for a round; generate works inside a labelled dataset, so it starts from a
+    copy of the label reference without generated rows."""
+    shutil.rmtree(out, ignore_errors=True)
+    if stage.name == "physics generate":
+        shutil.copytree(work / "label-reference", out)
+
+
+def run(command: list[str], kill_after: float | None) -> bool:
+    """Run ``command``; SIGKILL it after ``kill_after`` seconds. True if it was killed."""
+    environment = {**os.environ, "HF_HUB_OFFLINE": "1"}
+    process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=environment)
+    try:
+        process.wait(timeout=kill_after)
+        if process.returncode:
+            raise RuntimeError(f"{' '.join(command)} failed with status {process.returncode}")
+        return False
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
+        return True
+
+
+def rows(folder: Path, stage: str) -> tuple[list[str], list[str]]:
+    """Ids of the complete rows in the stage's part files (with repeats), and those of the reference."""
+    ids = []
+    for part in sorted((folder / "manifest").glob(f"{stage}-*-of-*.jsonl")):
+        text = part.read_text()
+        ids += [json.loads(line)["id"] for line in text[: text.rfind("\n") + 1].splitlines() if line]
+    return ids, sorted(set(ids))
+
+
+def data_files(folder: Path) -> dict[str, bytes]:
+    return {
+        str(p.relative_to(folder)): p.read_bytes()
+        for p in sorted(folder.rglob("*"))
+        if p.is_file()
+        and p.suffix in DATA_SUFFIXES
+        and p.name not in SKIPPED_FILES
+        and not any(part.startswith(".") for part in p.relative_to(folder).parts)
+        and "checkpoints" not in p.parts
+    }
+
+
+def temporary_files(folder: Path) -> list[Path]:
+    return [*folder.rglob(".*.tmp"), *folder.rglob(".step-*.partial")]
+
+
+def check(stage: Stage, reference: Path, out: Path, tally: Tally) -> None:
+    if stage.manifest:
+        ids, unique = rows(out, stage.manifest)
+        _, expected = rows(reference, stage.manifest)
+        tally.lost += len(set(expected) - set(unique))
+        tally.duplicated += len(ids) - len(unique)
+    tally.orphans += len(temporary_files(out))
+    mine, theirs = data_files(out), data_files(reference)
+    tally.different += sorted(
+        name for name in theirs.keys() | mine.keys() if mine.get(name) != theirs.get(name)
+    )
+
+
+def campaign(stage: Stage, work: Path, kills: int, rng: random.Random) -> tuple[Tally, float]:
+    slug = stage.name.split()[-1]
+    reference = work / f"{slug}-reference"
+    prepare(stage, work, reference)
+    start = time.perf_counter()
+    run(stage.command(reference), None)
+    duration = time.perf_counter() - start
+    tally = Tally()
+    while tally.kills < kills:
+        out = work / f"{slug}-round-{tally.rounds}"
+        prepare(stage, work, out)
+        while tally.kills < kills and run(stage.command(out), rng.uniform(0.5, duration)):
+            tally.kills += 1
+            tally.left_by_kills += len(temporary_files(out))
+        while run(stage.command(out), None):  # the round ends with a run to completion
+            pass
+        check(stage, reference, out, tally)
+        tally.rounds += 1
+        shutil.rmtree(out)
+    return tally, duration
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--workdir", type=Path, default=Path("outputs/kill-campaign"))
+    parser.add_argument("--kills", type=int, default=20)
+    parser.add_argument("--seed", type=int, default=0)
+    args = parser.parse_args()
+    rng = random.Random(args.seed)
+    args.workdir.mkdir(parents=True, exist_ok=True)
+    print(
+        "| stage | kills | rounds | uninterrupted run (s) | rows lost | rows duplicated | orphaned temp files"
+        " | temp files left by the kills | outputs identical to the uninterrupted run |"
+    )
+    print("|---|---|---|---|---|---|---|---|---|")
+    for stage in stages(args.workdir):
+        tally, duration = campaign(stage, args.workdir, args.kills, rng)
+        identical = "yes" if not tally.different else f"no: {', '.join(tally.different[:5])}"
+        print(
+            f"| {stage.name} | {tally.kills} | {tally.rounds} | {duration:.1f} | {tally.lost} | "
+            f"{tally.duplicated} | {tally.orphans} | {tally.left_by_kills} | {identical} |",
+            flush=True,
+        )
+
+
+if __name__ == "__main__":
+    main()
