@@ -1,9 +1,12 @@
 """kill -9 at random moments during sim render, label, physics generate and finetune; resume each.
 
-Each stage first runs once uninterrupted (the reference, which also gives its duration T). Then,
-in rounds on a fresh folder, the same command is started, killed with SIGKILL after a random
-0.5 s .. T, and started again, until it completes on its own; rounds go on until the stage has
-taken ``--kills`` kills. Every finished round is checked against the reference:
+Each stage first runs once uninterrupted: the reference, which also gives W, the time its job
+works (from taking its writer lock, after start-up and model loading, to its end). Then, in rounds
+on a fresh folder, the same command is started, killed with SIGKILL a random 0 .. W after its job
+took the lock, and started again, until it completes on its own; rounds go on until the stage has
+taken ``--kills`` kills. (When the first run of a round outlives its kill time, its own working
+time becomes the new W: the machine is shared, and a slow reference would let most runs finish.)
+Every finished round is checked against the reference:
 
 - rows lost: ids of the reference manifest missing from the round's;
 - rows duplicated: rows in the part files beyond one per id;
@@ -39,6 +42,8 @@ class Stage:
     """The command line that writes into a given folder."""
     manifest: str | None
     """The manifest stage whose rows are counted (None: finetune, which has checkpoints instead)."""
+    lock: str
+    """The job's lock file in its folder: it names a pid while the job works."""
 
 
 @dataclass
@@ -77,6 +82,7 @@ def stages(work: Path) -> list[Stage]:
                 str(out),
             ],
             "render",
+            "manifest/.render-00000-of-00001.jsonl.lock",
         ),
         Stage(
             "label",
@@ -94,6 +100,7 @@ def stages(work: Path) -> list[Stage]:
                 "cpu",
             ],
             "label",
+            "manifest/.label-00000-of-00001.jsonl.lock",
         ),
         Stage(
             "physics generate",
@@ -109,6 +116,7 @@ def stages(work: Path) -> list[Stage]:
                 "2",
             ],
             "generate",
+            "manifest/.generate-00000-of-00001.jsonl.lock",
         ),
         Stage(
             "finetune",
@@ -136,6 +144,7 @@ def stages(work: Path) -> list[Stage]:
                 "--resume",
             ],
             None,
+            ".finetune.lock",
         ),
     ]
 
@@ -148,19 +157,24 @@ def prepare(stage: Stage, work: Path, out: Path) -> None:
         shutil.copytree(work / "label-reference", out)
 
 
-def run(command: list[str], kill_after: float | None) -> bool:
-    """Run ``command``; SIGKILL it after ``kill_after`` seconds. True if it was killed."""
+def run(command: list[str], lock: Path, kill_after: float | None) -> tuple[bool, float]:
+    """Run ``command``; SIGKILL it ``kill_after`` seconds after its job took ``lock`` (never if
+    None). Returns whether it was killed, and how long its job had worked."""
     environment = {**os.environ, "HF_HUB_OFFLINE": "1"}
     process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=environment)
-    try:
-        process.wait(timeout=kill_after)
-        if process.returncode:
-            raise RuntimeError(f"{' '.join(command)} failed with status {process.returncode}")
-        return False
-    except subprocess.TimeoutExpired:
-        process.kill()
-        process.wait()
-        return True
+    began = None
+    while process.poll() is None:
+        now = time.perf_counter()
+        if began is None and lock.is_file() and lock.stat().st_size:
+            began = now
+        if began is not None and kill_after is not None and now - began >= kill_after:
+            process.kill()
+            process.wait()
+            return True, now - began
+        time.sleep(0.01)
+    if process.returncode:
+        raise RuntimeError(f"{' '.join(command)} failed with status {process.returncode}")
+    return False, time.perf_counter() - (began or time.perf_counter())
 
 
 def rows(folder: Path, stage: str) -> tuple[list[str], list[str]]:
@@ -205,22 +219,26 @@ def campaign(stage: Stage, work: Path, kills: int, rng: random.Random) -> tuple[
     slug = stage.name.split()[-1]
     reference = work / f"{slug}-reference"
     prepare(stage, work, reference)
-    start = time.perf_counter()
-    run(stage.command(reference), None)
-    duration = time.perf_counter() - start
+    _, window = run(stage.command(reference), reference / stage.lock, None)
+    working = window
     tally = Tally()
     while tally.kills < kills:
         out = work / f"{slug}-round-{tally.rounds}"
         prepare(stage, work, out)
-        while tally.kills < kills and run(stage.command(out), rng.uniform(0.5, duration)):
+        first = True
+        while tally.kills < kills:
+            killed, worked = run(stage.command(out), out / stage.lock, rng.uniform(0, window))
+            if not killed:
+                window = worked if first else window
+                break
+            first = False
             tally.kills += 1
             tally.left_by_kills += len(temporary_files(out))
-        while run(stage.command(out), None):  # the round ends with a run to completion
-            pass
+        run(stage.command(out), out / stage.lock, None)  # the round ends with a run to completion
         check(stage, reference, out, tally)
         tally.rounds += 1
         shutil.rmtree(out)
-    return tally, duration
+    return tally, working
 
 
 def main() -> None:
@@ -232,7 +250,7 @@ def main() -> None:
     rng = random.Random(args.seed)
     args.workdir.mkdir(parents=True, exist_ok=True)
     print(
-        "| stage | kills | rounds | uninterrupted run (s) | rows lost | rows duplicated | orphaned temp files"
+        "| stage | kills | rounds | working time W (s) | rows lost | rows duplicated | orphaned temp files"
         " | temp files left by the kills | outputs identical to the uninterrupted run |"
     )
     print("|---|---|---|---|---|---|---|---|---|")
