@@ -11,7 +11,7 @@ from depthforge.data.dataset import DatasetFolder
 from depthforge.depth.model import DepthModel
 from depthforge.generate.prompts import load_banks
 from depthforge.label import label_images
-from tests.conftest import write_scenes
+from tests.conftest import smooth_image, write_scenes
 
 runner = CliRunner()
 
@@ -301,3 +301,28 @@ def test_physics_transparent_and_mirror_keep_the_label_and_record_their_region(t
         part.unlink()
     assert generate(again, *args).exit_code == 0
     assert image_bytes(again) == image_bytes(dataset)  # the same seed gives the same bytes
+
+
+@pytest.mark.parametrize("name", ["sd15-adapter", "sd15-controlnet"])
+def test_bf16_survives_text_to_image_and_both_paths_run(pipelines, name):
+    import torch
+
+    from depthforge.depth.spaces import DepthSpace
+    from depthforge.generate.diffusion import Backend, DiffusionGenerator, DiffusionSettings
+    from depthforge.generate.request import Request
+
+    base, control = pipelines[name]
+    backend = Backend.T2I_ADAPTER if name.endswith("adapter") else Backend.CONTROLNET
+    settings = DiffusionSettings(steps=2, resolution=32)
+    generator = DiffusionGenerator(
+        backend, str(base), str(control), settings, torch.device("cpu"), torch.bfloat16, 2
+    )
+    generator.text_to_image(["a glass cup"], "", [1], (32, 32))  # what generate-objects does first
+    dtypes = {
+        name: module.dtype for name, module in generator.pipe.components.items() if hasattr(module, "dtype")
+    }
+    assert set(dtypes.values()) == {torch.bfloat16}, dtypes
+    depth = np.linspace(1, 2, 32 * 40, dtype=np.float32).reshape(32, 40)
+    request = Request(smooth_image(32, 40), depth, DepthSpace.METRIC_DEPTH, "night", "a road at night", "", 3)
+    (generated,) = generator([request])
+    assert generated.image.shape == (32, 40, 3) and generated.image.dtype == np.uint8

@@ -85,6 +85,19 @@ def _to_uint8(image: np.ndarray) -> np.ndarray:
     return (np.clip(image, 0, 1) * 255).round().astype(np.uint8)
 
 
+def check_dtypes(pipe: Any, dtype: torch.dtype) -> None:
+    """Every network of ``pipe`` holds ``dtype``; raises ``DiffusionLoadError`` naming those that do not."""
+    wrong = [
+        f"{name} ({parameter.dtype})"
+        for name, module in pipe.components.items()
+        if isinstance(module, torch.nn.Module)
+        and (parameter := next(module.parameters(), None)) is not None
+        and parameter.dtype != dtype
+    ]
+    if wrong:
+        raise DiffusionLoadError(f"pipeline components not in {dtype}: {', '.join(wrong)}")
+
+
 def _pipeline_class(backend: Backend, family: Family, img2img: bool) -> type:
     import diffusers
 
@@ -126,6 +139,7 @@ class DiffusionGenerator:
             raise DiffusionLoadError(
                 f"cannot load {backend} pipeline ({self.base_model}, {self.control_model}): {error}"
             ) from error
+        check_dtypes(self.pipe, dtype)
         if settings.scheduler:
             scheduler_class = getattr(diffusers, SCHEDULERS[settings.scheduler])
             self.pipe.scheduler = scheduler_class.from_config(self.pipe.scheduler.config)
@@ -191,7 +205,9 @@ class DiffusionGenerator:
 
         if self._text2image is None:
             plain = "StableDiffusionXLPipeline" if self.family is Family.SDXL else "StableDiffusionPipeline"
-            self._text2image = getattr(diffusers, plain).from_pipe(self.pipe)
+            # from_pipe defaults to float32 and would move the shared UNet, VAE and text encoder.
+            self._text2image = getattr(diffusers, plain).from_pipe(self.pipe, dtype=self.pipe.dtype)
+            check_dtypes(self._text2image, self.pipe.dtype)
             self._text2image.set_progress_bar_config(disable=True)
         count = len(prompts)
         prompts = prompts + [prompts[-1]] * (self.batch_size - count)
