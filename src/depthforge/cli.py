@@ -170,6 +170,9 @@ Strength = Annotated[
     float | None, typer.Option(help="ControlNet image-to-image: keep the source's look (0-1).")
 ]
 Scheduler = Annotated[str | None, typer.Option(help="ddim, pndm, unipc, dpm, euler or euler-a.")]
+SafetyChecker = Annotated[
+    bool, typer.Option(help="Load SD 1.5's safety checker: flagged images are made again, then dropped.")
+]
 Teacher = Annotated[
     str | None, typer.Option(help="Depth model for the consistency score (default: the labels').")
 ]
@@ -199,6 +202,7 @@ class DiffusionOptions:
     resolution: int | None
     strength: float | None
     scheduler: str | None
+    safety_checker: bool
 
 
 def _generator(
@@ -230,6 +234,7 @@ def _generator(
             options.resolution,
             options.strength,
             options.scheduler,
+            options.safety_checker,
         )
         torch_device = resolve_device(device)
         family = Family(options.family) if options.family else None
@@ -324,6 +329,7 @@ def generate(
     resolution: Resolution = None,
     strength: Strength = None,
     scheduler: Scheduler = None,
+    safety_checker: SafetyChecker = False,
     seed: int = 0,
     batch_size: BatchSize = 4,
     shard: ShardOption = "0/1",
@@ -353,6 +359,7 @@ def generate(
         resolution,
         strength,
         scheduler,
+        safety_checker,
     )
     generator = _generator(options, wanted, batch_size, device, dtype)
     scorer = _load_depth_model(teacher or labels[0]["teacher"], device, dtype) if consistency else None
@@ -415,6 +422,7 @@ def generate_objects(
     control_scale: float = 1.0,
     resolution: Resolution = None,
     scheduler: Scheduler = None,
+    safety_checker: SafetyChecker = False,
     seed: int = 0,
     batch_size: BatchSize = 4,
     shard: ShardOption = "0/1",
@@ -450,6 +458,7 @@ def generate_objects(
         resolution,
         None,
         scheduler,
+        safety_checker,
     )
     generator = _generator(options, wanted, batch_size, device, dtype)
     labeller = _load_depth_model(teacher, device, dtype)

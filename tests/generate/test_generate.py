@@ -326,3 +326,46 @@ def test_bf16_survives_text_to_image_and_both_paths_run(pipelines, name):
     request = Request(smooth_image(32, 40), depth, DepthSpace.METRIC_DEPTH, "night", "a road at night", "", 3)
     (generated,) = generator([request])
     assert generated.image.shape == (32, 40, 3) and generated.image.dtype == np.uint8
+
+
+class Flagging:
+    """A pipeline whose safety checker flags (and blacks out) the images made from some seeds."""
+
+    def __init__(self, pipe, flagged: set[int]) -> None:
+        self.pipe, self.flagged = pipe, flagged
+
+    def __call__(self, **kwargs):
+        output = self.pipe(**kwargs)
+        output.nsfw_content_detected = [g.initial_seed() in self.flagged for g in kwargs["generator"]]
+        for image, flagged in zip(output.images, output.nsfw_content_detected, strict=True):
+            image[...] = 0 if flagged else image
+        return output
+
+    def __getattr__(self, name):
+        return getattr(self.pipe, name)
+
+
+def test_a_flagged_image_is_made_again_or_dropped_never_kept_black(pipelines, labelled):
+    import torch
+
+    from depthforge.generate.diffusion import SAFETY_RETRIES, Backend, DiffusionGenerator, DiffusionSettings
+    from depthforge.generate.job import GenerateJob, generate_samples, plan_samples
+    from depthforge.generate.prompts import load_banks
+
+    base, control = pipelines["sd15-adapter"]
+    settings = DiffusionSettings(steps=2, resolution=32, safety_checker=True)
+    generator = DiffusionGenerator(
+        Backend.T2I_ADAPTER, str(base), str(control), settings, torch.device("cpu"), torch.float32, 4
+    )
+    samples = plan_samples(labelled.labels(), ["night"], 1, 0, load_banks())
+    once, always = samples[0].seed, samples[1].seed
+    generator.pipe = Flagging(generator.pipe, {once, *(always + k for k in range(SAFETY_RETRIES + 1))})
+    job = GenerateJob(labelled, generator, batch_size=4)
+    generate_samples(labelled, job, samples, {"seed": 0}, report=lambda _: None)
+    rows = {row["seed"]: row for row in labelled.generated()}
+    assert rows[once]["kept"] and rows[once]["params"]["safety_retries"] == 1
+    assert not rows[always]["kept"] and rows[always]["image"] is None
+    assert rows[always]["skipped"] == f"flagged by the safety checker {SAFETY_RETRIES + 1} times"
+    for row in rows.values():
+        if row["kept"]:
+            assert np.asarray(Image.open(labelled.root / row["image"])).max() > 0

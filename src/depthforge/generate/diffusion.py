@@ -68,6 +68,12 @@ class DiffusionSettings:
     strength: float | None = None
     """ControlNet only: start from the noised source image (img2img) with this strength."""
     scheduler: str | None = None
+    safety_checker: bool = False
+    """Load SD 1.5's safety checker; an image it flags is made again with the next seed, up to
+    ``SAFETY_RETRIES`` times, then dropped (never kept black)."""
+
+
+SAFETY_RETRIES = 2
 
 
 def detect_family(base_model: str) -> Family:
@@ -134,7 +140,9 @@ class DiffusionGenerator:
         try:
             control = control_class.from_pretrained(self.control_model, dtype=dtype)
             pipeline_class = _pipeline_class(backend, family, settings.strength is not None)
-            self.pipe = pipeline_class.from_pretrained(self.base_model, dtype=dtype, **{key: control})
+            self.pipe = pipeline_class.from_pretrained(
+                self.base_model, dtype=dtype, **{key: control}, **self._safety_kwargs()
+            )
         except (OSError, ValueError) as error:
             raise DiffusionLoadError(
                 f"cannot load {backend} pipeline ({self.base_model}, {self.control_model}): {error}"
@@ -151,6 +159,38 @@ class DiffusionGenerator:
         # Pipelines need multiples of 8 pixels; adapters need the UNet's whole downsampling (64 for SD).
         self.multiple = max(8, self.pipe.vae_scale_factor * 2 ** (unet_levels - 1))
 
+    def _safety_kwargs(self) -> dict[str, Any]:
+        """SD 1.5 pipelines load without their safety checker unless it is asked for (SDXL has none)."""
+        if self.family is Family.SDXL or self.settings.safety_checker:
+            return {}
+        return {"safety_checker": None, "feature_extractor": None, "requires_safety_checker": False}
+
+    def _unflagged(
+        self, pipe: Any, kwargs: dict[str, Any], seeds: list[int]
+    ) -> list[tuple[np.ndarray | None, int]]:
+        """Run ``pipe`` on a full batch (``kwargs``' lists and ``seeds`` hold one entry per sample);
+        return each sample's image and the seed that made it. A sample the safety checker flags is
+        made again, in a padded batch, with the next seed; after ``SAFETY_RETRIES`` its image is None."""
+        results: list[tuple[np.ndarray | None, int]] = [(None, seed) for seed in seeds]
+        pending = list(range(len(seeds)))
+        for attempt in range(SAFETY_RETRIES + 1):
+            picked = pending + [pending[-1]] * (self.batch_size - len(pending))
+            call = {
+                key: [value[i] for i in picked] if isinstance(value, list) else value
+                for key, value in kwargs.items()
+            }
+            output = pipe(
+                **call, generator=[torch_generator(seeds[i] + attempt) for i in picked], output_type="np"
+            )
+            flags = getattr(output, "nsfw_content_detected", None) or [False] * len(picked)
+            for index, image, flagged in zip(pending, output.images, flags, strict=False):
+                if not flagged:
+                    results[index] = (_to_uint8(image), seeds[index] + attempt)
+            pending = [i for i, flagged in zip(pending, flags, strict=False) if flagged]
+            if not pending:
+                break
+        return results
+
     def describe(self) -> dict[str, Any]:
         return {
             "backend": self.backend.value,
@@ -166,19 +206,16 @@ class DiffusionGenerator:
     def resolution(self) -> int:
         return self.settings.resolution or RESOLUTIONS[self.family]
 
-    def _call(self, requests: list[Request], size: tuple[int, int]) -> list[np.ndarray]:
-        padded = requests + [requests[-1]] * (self.batch_size - len(requests))
-        controls = [control_image(r.depth, r.space, size, self.control_channels) for r in padded]
+    def _call(self, requests: list[Request], size: tuple[int, int]) -> list[tuple[np.ndarray | None, int]]:
+        controls = [control_image(r.depth, r.space, size, self.control_channels) for r in requests]
         s = self.settings
         kwargs: dict[str, Any] = {
-            "prompt": [r.prompt for r in padded],
-            "negative_prompt": [r.negative_prompt for r in padded],
+            "prompt": [r.prompt for r in requests],
+            "negative_prompt": [r.negative_prompt for r in requests],
             "height": size[0],
             "width": size[1],
             "num_inference_steps": s.steps,
             "guidance_scale": s.guidance_scale,
-            "generator": [torch_generator(r.seed) for r in padded],
-            "output_type": "np",
         }
         if self.backend is Backend.T2I_ADAPTER:
             kwargs |= {"image": controls, "adapter_conditioning_scale": s.control_scale}
@@ -186,7 +223,8 @@ class DiffusionGenerator:
             kwargs |= {"image": controls, "controlnet_conditioning_scale": s.control_scale}
         else:
             sources = [
-                Image.fromarray(r.image).resize((size[1], size[0]), Image.Resampling.BICUBIC) for r in padded
+                Image.fromarray(r.image).resize((size[1], size[0]), Image.Resampling.BICUBIC)
+                for r in requests
             ]
             kwargs |= {
                 "image": sources,
@@ -194,13 +232,13 @@ class DiffusionGenerator:
                 "strength": s.strength,
                 "controlnet_conditioning_scale": s.control_scale,
             }
-        images = self.pipe(**kwargs).images[: len(requests)]
-        return [_to_uint8(image) for image in images]
+        return self._unflagged(self.pipe, kwargs, [r.seed for r in requests])
 
     def text_to_image(
         self, prompts: list[str], negative_prompt: str, seeds: list[int], size: tuple[int, int]
-    ) -> list[np.ndarray]:
-        """Unconditioned images from the same base model (padded to the batch size like ``__call__``)."""
+    ) -> list[np.ndarray | None]:
+        """Unconditioned images from the same base model (padded to the batch size like ``__call__``);
+        None for those the safety checker flagged each time."""
         import diffusers
 
         if self._text2image is None:
@@ -209,20 +247,15 @@ class DiffusionGenerator:
             self._text2image = getattr(diffusers, plain).from_pipe(self.pipe, dtype=self.pipe.dtype)
             check_dtypes(self._text2image, self.pipe.dtype)
             self._text2image.set_progress_bar_config(disable=True)
-        count = len(prompts)
-        prompts = prompts + [prompts[-1]] * (self.batch_size - count)
-        seeds = seeds + [seeds[-1]] * (self.batch_size - count)
-        images = self._text2image(
-            prompt=prompts,
-            negative_prompt=[negative_prompt] * len(prompts),
-            height=size[0],
-            width=size[1],
-            num_inference_steps=self.settings.steps,
-            guidance_scale=self.settings.guidance_scale,
-            generator=[torch_generator(seed) for seed in seeds],
-            output_type="np",
-        ).images[:count]
-        return [_to_uint8(image) for image in images]
+        kwargs = {
+            "prompt": prompts,
+            "negative_prompt": [negative_prompt] * len(prompts),
+            "height": size[0],
+            "width": size[1],
+            "num_inference_steps": self.settings.steps,
+            "guidance_scale": self.settings.guidance_scale,
+        }
+        return [image for image, _ in self._unflagged(self._text2image, kwargs, seeds)]
 
     def __call__(self, requests: list[Request]) -> list[Generated]:
         """Images at each source's own size, and per-sample parameters (the generation size)."""
@@ -234,9 +267,17 @@ class DiffusionGenerator:
         for size, indices in by_size.items():
             for start in range(0, len(indices), self.batch_size):
                 chunk = indices[start : start + self.batch_size]
-                for index, image in zip(chunk, self._call([requests[i] for i in chunk], size), strict=True):
-                    source_size = requests[index].image.shape[:2]
-                    results[index] = Generated(
-                        to_source_size(image, source_size), {"generation_size": list(size)}
-                    )
+                made = self._call([requests[i] for i in chunk], size)
+                for index, (image, seed) in zip(chunk, made, strict=True):
+                    results[index] = _generated(image, requests[index], size, seed)
         return results
+
+
+def _generated(image: np.ndarray | None, request: Request, size: tuple[int, int], seed: int) -> Generated:
+    """A sample at its source's size; its parameters say how often the safety checker flagged it."""
+    params: dict[str, Any] = {"generation_size": list(size)}
+    if seed != request.seed:
+        params["safety_retries"] = seed - request.seed
+    if image is None:
+        return Generated(None, params, skipped=f"flagged by the safety checker {SAFETY_RETRIES + 1} times")
+    return Generated(to_source_size(image, request.image.shape[:2]), params)

@@ -97,7 +97,8 @@ def make_object_scenes(
         images = generator.text_to_image(
             [s.prompt for s in batch], negative_prompt, [s.seed for s in batch], size
         )
-        depths = teacher.predict(images, generator.batch_size)
+        made = [(s, image) for s, image in zip(batch, images, strict=True) if image is not None]
+        depths = teacher.predict([image for _, image in made], generator.batch_size)
         origin = {
             "backend": "text-to-image",
             "model": generator.base_model,
@@ -105,13 +106,18 @@ def make_object_scenes(
             "steps": generator.settings.steps,
             "guidance_scale": generator.settings.guidance_scale,
         }
-        return [
+        rows: list[Row | ItemError] = [
             {
                 **label_row(dataset, s.id, image, depth, teacher.space, teacher.name),
                 "source": "text-to-image",
                 "origin": {**origin, "prompt": s.prompt, "seed": s.seed},
             }
-            for s, image, depth in zip(batch, images, depths, strict=True)
+            for (s, image), depth in zip(made, depths, strict=True)
+        ]
+        flagged = [s for s, image in zip(batch, images, strict=True) if image is None]
+        return rows + [
+            ItemError(f"{s.id}: flagged by the safety checker with every seed tried; not kept")
+            for s in flagged
         ]
 
     settings = teacher_settings(teacher)
