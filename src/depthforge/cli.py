@@ -165,7 +165,9 @@ BaseModel = Annotated[str | None, typer.Option(help="Stable Diffusion 1.5 or SDX
 ControlModel = Annotated[str | None, typer.Option(help="Depth T2I-Adapter or ControlNet: hub id or folder.")]
 FamilyOption = Annotated[str | None, typer.Option(help="sd15 or sdxl: picks the default models.")]
 Steps = Annotated[int, typer.Option(min=1, help="Denoising steps.")]
-Resolution = Annotated[int | None, typer.Option(help="Short side of generation (default 512 / 1024).")]
+Resolution = Annotated[
+    int | None, typer.Option(help="Generate at the area of a square of this side (default 512 / 1024).")
+]
 Strength = Annotated[
     float | None, typer.Option(help="ControlNet image-to-image: keep the source's look (0-1).")
 ]

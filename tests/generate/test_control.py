@@ -16,10 +16,16 @@ def test_invalid_depth_is_far():
     assert nearness(np.array([[np.nan, 1.0, 2.0]], np.float32), DepthSpace.METRIC_DEPTH)[0, 0] == 0.0
 
 
-def test_generation_size_keeps_aspect_and_multiples():
-    assert generation_size(900, 1600, 512, 64) == (512, 896)
-    assert generation_size(480, 640, 1024, 64) == (1024, 1344)
+def test_generation_size_keeps_the_models_area_and_the_aspect():
+    assert generation_size(900, 1600, 512, 64) == (384, 704)  # nuScenes on SD 1.5
+    assert generation_size(900, 1600, 1024, 32) == (768, 1376)  # nuScenes on SDXL, not 1024x1824
+    assert generation_size(375, 1242, 512, 64) == (256, 960)  # KITTI on SD 1.5
     assert generation_size(10, 10, 512, 64) == (512, 512)
+    for height, width, side, multiple in [(900, 1600, 1024, 32), (480, 640, 512, 64), (1080, 1920, 512, 64)]:
+        h, w = generation_size(height, width, side, multiple)
+        assert h % multiple == 0 and w % multiple == 0
+        assert abs(h * w / side**2 - 1) < 0.15
+        assert abs(w / h - width / height) <= multiple / h * width / height + multiple / h
 
 
 def test_control_image_size_and_channels():

@@ -369,3 +369,41 @@ def test_a_flagged_image_is_made_again_or_dropped_never_kept_black(pipelines, la
     for row in rows.values():
         if row["kept"]:
             assert np.asarray(Image.open(labelled.root / row["image"])).max() > 0
+
+
+class Counting(Flagging):
+    """A pipeline that counts its calls (and flags nothing)."""
+
+    def __init__(self, pipe) -> None:
+        super().__init__(pipe, set())
+        self.calls = 0
+
+    def __call__(self, **kwargs):
+        self.calls += 1
+        return super().__call__(**kwargs)
+
+
+def test_samples_are_bucketed_by_generation_size_before_batching(pipelines, tiny_models, tmp_path):
+    import torch
+
+    from depthforge.generate.diffusion import Backend, DiffusionGenerator, DiffusionSettings
+    from depthforge.generate.job import GenerateJob, generate_samples, plan_samples
+    from depthforge.generate.prompts import load_banks
+
+    easy = tmp_path / "easy"
+    easy.mkdir()
+    for index in range(6):  # landscape and portrait, alternating: two generation sizes
+        shape = (40, 64) if index % 2 else (64, 40)
+        Image.fromarray(smooth_image(*shape, index)).save(easy / f"e{index}.png")
+    dataset = DatasetFolder(tmp_path / "dataset")
+    label_images([easy], DepthModel.from_pretrained(str(tiny_models["dpt"])), dataset, report=lambda _: None)
+    base, control = pipelines["sd15-adapter"]
+    settings = DiffusionSettings(steps=1, resolution=64)
+    generator = DiffusionGenerator(
+        Backend.T2I_ADAPTER, str(base), str(control), settings, torch.device("cpu"), torch.float32, 3
+    )
+    generator.pipe = counting = Counting(generator.pipe)
+    samples = plan_samples(dataset.labels(), ["night"], 1, 0, load_banks())
+    generate_samples(dataset, GenerateJob(dataset, generator, batch_size=3), samples, {"seed": 0})
+    assert counting.calls == 2  # in plan order, each batch of 3 would mix both sizes: 4 calls
+    assert len({tuple(row["params"]["generation_size"]) for row in dataset.generated()}) == 2

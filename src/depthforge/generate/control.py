@@ -26,9 +26,10 @@ def nearness(depth: np.ndarray, space: DepthSpace, percentiles: tuple[float, flo
     return np.where(finite, np.clip(scaled, 0, 1), 0).astype(np.float32)
 
 
-def generation_size(height: int, width: int, short_side: int, multiple: int) -> tuple[int, int]:
-    """Generator size for a source: short side ``short_side``, aspect kept, multiples of ``multiple``."""
-    scale = short_side / min(height, width)
+def generation_size(height: int, width: int, side: int, multiple: int) -> tuple[int, int]:
+    """Generator size for a source: about the area of a ``side`` x ``side`` square (the base model's
+    training area), aspect kept, multiples of ``multiple``."""
+    scale = side / (height * width) ** 0.5
     return (
         max(multiple, round(height * scale / multiple) * multiple),
         max(multiple, round(width * scale / multiple) * multiple),

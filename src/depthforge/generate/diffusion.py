@@ -64,7 +64,8 @@ class DiffusionSettings:
     guidance_scale: float = 7.5
     control_scale: float = 1.0
     resolution: int | None = None
-    """Short side of the generated image; the family's native size when unset."""
+    """Generated images keep the area of a square of this side (aspect kept); the family's native
+    size (512 for SD 1.5, 1024 for SDXL) when unset."""
     strength: float | None = None
     """ControlNet only: start from the noised source image (img2img) with this strength."""
     scheduler: str | None = None
@@ -202,6 +203,10 @@ class DiffusionGenerator:
             "resolution": self.resolution,
         }
 
+    def batch_key(self, height: int, width: int) -> tuple[int, int]:
+        """The generation size: one pipeline call per size."""
+        return generation_size(height, width, self.resolution, self.multiple)
+
     @property
     def resolution(self) -> int:
         return self.settings.resolution or RESOLUTIONS[self.family]
@@ -262,7 +267,7 @@ class DiffusionGenerator:
         by_size: dict[tuple[int, int], list[int]] = defaultdict(list)
         for index, request in enumerate(requests):
             height, width = request.image.shape[:2]
-            by_size[generation_size(height, width, self.resolution, self.multiple)].append(index)
+            by_size[self.batch_key(height, width)].append(index)
         results: list[Generated] = [None] * len(requests)  # type: ignore[list-item]
         for size, indices in by_size.items():
             for start in range(0, len(indices), self.batch_size):

@@ -279,5 +279,8 @@ class PhysicsGenerator:
             "fov_deg": FOV_DEG,
         }
 
+    def batch_key(self, height: int, width: int) -> Any:
+        return 0  # every request is made on its own
+
     def __call__(self, requests: list[Request]) -> list[Generated]:
         return [_generate(request) for request in requests]

@@ -41,3 +41,6 @@ class Generator(Protocol):
 
     def __call__(self, requests: list[Request]) -> list[Generated]:
         """One result per request."""
+
+    def batch_key(self, height: int, width: int) -> Any:
+        """Requests of one key run in one call: work is ordered by it before it is batched."""
