@@ -172,6 +172,7 @@ Strength = Annotated[
     float | None, typer.Option(help="ControlNet image-to-image: keep the source's look (0-1).")
 ]
 Scheduler = Annotated[str | None, typer.Option(help="ddim, pndm, unipc, dpm, euler or euler-a.")]
+Vae = Annotated[str | None, typer.Option(help="Another VAE; for fp16 SDXL: madebyollin/sdxl-vae-fp16-fix.")]
 SafetyChecker = Annotated[
     bool, typer.Option(help="Load SD 1.5's safety checker: flagged images are made again, then dropped.")
 ]
@@ -205,6 +206,7 @@ class DiffusionOptions:
     strength: float | None
     scheduler: str | None
     safety_checker: bool
+    vae: str | None
 
 
 def _generator(
@@ -236,6 +238,7 @@ def _generator(
             options.resolution,
             options.strength,
             options.scheduler,
+            options.vae,
             options.safety_checker,
         )
         torch_device = resolve_device(device)
@@ -331,6 +334,7 @@ def generate(
     resolution: Resolution = None,
     strength: Strength = None,
     scheduler: Scheduler = None,
+    vae: Vae = None,
     safety_checker: SafetyChecker = False,
     seed: int = 0,
     batch_size: BatchSize = 4,
@@ -362,6 +366,7 @@ def generate(
         strength,
         scheduler,
         safety_checker,
+        vae,
     )
     generator = _generator(options, wanted, batch_size, device, dtype)
     scorer = _load_depth_model(teacher or labels[0]["teacher"], device, dtype) if consistency else None
@@ -424,6 +429,7 @@ def generate_objects(
     control_scale: float = 1.0,
     resolution: Resolution = None,
     scheduler: Scheduler = None,
+    vae: Vae = None,
     safety_checker: SafetyChecker = False,
     seed: int = 0,
     batch_size: BatchSize = 4,
@@ -461,6 +467,7 @@ def generate_objects(
         None,
         scheduler,
         safety_checker,
+        vae,
     )
     generator = _generator(options, wanted, batch_size, device, dtype)
     labeller = _load_depth_model(teacher, device, dtype)

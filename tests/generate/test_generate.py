@@ -9,6 +9,7 @@ from typer.testing import CliRunner
 from depthforge.cli import app
 from depthforge.data.dataset import DatasetFolder
 from depthforge.depth.model import DepthModel
+from depthforge.generate.diffusion import DiffusionLoadError
 from depthforge.generate.prompts import load_banks
 from depthforge.label import label_images
 from tests.conftest import smooth_image, write_scenes
@@ -407,3 +408,27 @@ def test_samples_are_bucketed_by_generation_size_before_batching(pipelines, tiny
     generate_samples(dataset, GenerateJob(dataset, generator, batch_size=3), samples, {"seed": 0})
     assert counting.calls == 2  # in plan order, each batch of 3 would mix both sizes: 4 calls
     assert len({tuple(row["params"]["generation_size"]) for row in dataset.generated()}) == 2
+
+
+def test_another_vae_replaces_the_base_models(pipelines):
+    import torch
+
+    from depthforge.generate.diffusion import Backend, DiffusionGenerator, DiffusionSettings
+
+    base, control = pipelines["sdxl-adapter"]
+    vae = base / "vae"  # stands for madebyollin/sdxl-vae-fp16-fix
+    settings = DiffusionSettings(steps=1, resolution=32, vae=str(vae))
+    generator = DiffusionGenerator(
+        Backend.T2I_ADAPTER, str(base), str(control), settings, torch.device("cpu"), torch.bfloat16, 1
+    )
+    assert generator.describe()["vae"] == str(vae) and generator.pipe.vae.dtype == torch.bfloat16
+    with pytest.raises(DiffusionLoadError, match="cannot load"):
+        DiffusionGenerator(
+            Backend.T2I_ADAPTER,
+            str(base),
+            str(control),
+            DiffusionSettings(vae=str(base / "no-such-vae")),
+            torch.device("cpu"),
+            torch.float32,
+            1,
+        )

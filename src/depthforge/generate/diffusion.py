@@ -69,6 +69,9 @@ class DiffusionSettings:
     strength: float | None = None
     """ControlNet only: start from the noised source image (img2img) with this strength."""
     scheduler: str | None = None
+    vae: str | None = None
+    """Another VAE (hub id or folder) in place of the base model's: for fp16 SDXL,
+    ``madebyollin/sdxl-vae-fp16-fix``, which decodes in fp16 without overflowing."""
     safety_checker: bool = False
     """Load SD 1.5's safety checker; an image it flags is made again with the next seed, up to
     ``SAFETY_RETRIES`` times, then dropped (never kept black)."""
@@ -140,9 +143,16 @@ class DiffusionGenerator:
         key = "adapter" if backend is Backend.T2I_ADAPTER else "controlnet"
         try:
             control = control_class.from_pretrained(self.control_model, dtype=dtype)
+            if settings.vae:
+                control_kwargs = {
+                    key: control,
+                    "vae": diffusers.AutoencoderKL.from_pretrained(settings.vae, dtype=dtype),
+                }
+            else:
+                control_kwargs = {key: control}
             pipeline_class = _pipeline_class(backend, family, settings.strength is not None)
             self.pipe = pipeline_class.from_pretrained(
-                self.base_model, dtype=dtype, **{key: control}, **self._safety_kwargs()
+                self.base_model, dtype=dtype, **control_kwargs, **self._safety_kwargs()
             )
         except (OSError, ValueError) as error:
             raise DiffusionLoadError(
