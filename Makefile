@@ -17,8 +17,8 @@ $(BIN)/depthforge: pyproject.toml
 
 setup: $(BIN)/depthforge
 
-# The main job: the whole method on SimBench, offline, on a CPU (about 2 minutes after set-up):
-# render scenes, label them with the bundled teacher, make night and fog images with the physics
+# The main job: the whole method on SimBench, offline, on a CPU (about 3 minutes after set-up):
+# render scenes, label them with the bundled teacher, make night, fog, transparent and mirror images with the physics
 # backend, fine-tune the student, and score teacher and student on held-out rendered scenes.
 demo: setup
 	$(BIN)/depthforge demo

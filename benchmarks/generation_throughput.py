@@ -30,10 +30,12 @@ from depthforge.generate.seeds import torch_generator
 from depthforge.label import label_images
 
 
-def models(cache: Path) -> tuple[Path, Path]:
-    base, adapter = cache / "sd15-full", cache / "sd15-full-adapter"
+def models(cache: Path, tiny: bool) -> tuple[Path, Path]:
+    """Random-weight SD 1.5 + depth adapter: full size, or tiny (a smoke test of this script)."""
+    kind = "tiny" if tiny else "full"
+    base, adapter = cache / f"sd15-{kind}", cache / f"sd15-{kind}-adapter"
     if not (base / "model_index.json").exists():
-        save_random_pipeline(base, full=True)
+        save_random_pipeline(base, full=not tiny)
     if not (adapter / "config.json").exists():
         save_random_control(adapter, base, "adapter")
     return base, adapter
@@ -89,7 +91,7 @@ def depthforge_generate(base: Path, adapter: Path, dataset: DatasetFolder, args:
     job = GenerateJob(dataset, generator, args.batch_size)
     samples = plan_samples(dataset.labels(), ["night"], 1, 0, load_banks())
     start = time.perf_counter()
-    generate_samples(dataset, job, samples, report=print)
+    generate_samples(dataset, job, samples, {"seed": 0}, report=print)
     return time.perf_counter() - start
 
 
@@ -102,9 +104,12 @@ def main() -> None:
     parser.add_argument("--size", type=int, default=256)
     parser.add_argument("--steps", type=int, default=4)
     parser.add_argument("--work", type=Path, default=Path(".cache/benchmark-generation"))
+    parser.add_argument(
+        "--tiny", action="store_true", help="Tiny networks: checks the script, measures nothing."
+    )
     args = parser.parse_args()
     torch.set_num_threads(2)
-    base, adapter = models(args.work / "models")
+    base, adapter = models(args.work / "models", args.tiny)
     run = args.work / f"run-{time.strftime('%Y%m%d-%H%M%S')}"
     dataset = easy_dataset(run, args.images, args.size)
     loop = plain_loop(base, adapter, dataset, args, run / "plain")

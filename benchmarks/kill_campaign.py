@@ -257,9 +257,10 @@ def main() -> None:
     for stage in stages(args.workdir):
         tally, duration = campaign(stage, args.workdir, args.kills, rng)
         identical = "yes" if not tally.different else f"no: {', '.join(tally.different[:5])}"
+        lost, duplicated = (tally.lost, tally.duplicated) if stage.manifest else ("n/a", "n/a")
         print(
-            f"| {stage.name} | {tally.kills} | {tally.rounds} | {duration:.1f} | {tally.lost} | "
-            f"{tally.duplicated} | {tally.orphans} | {tally.left_by_kills} | {identical} |",
+            f"| {stage.name} | {tally.kills} | {tally.rounds} | {duration:.1f} | {lost} | "
+            f"{duplicated} | {tally.orphans} | {tally.left_by_kills} | {identical} |",
             flush=True,
         )
 

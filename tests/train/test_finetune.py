@@ -146,7 +146,7 @@ def test_data_errors_come_before_any_model_is_loaded(distill_set, tmp_path):
     lines: list[str] = []
     with pytest.raises(PairError, match=r"1 of 9 training rows unusable: refused"):
         finetune(config, tmp_path / "run", report=lines.append)
-    assert lines == [f"{distill_set.root}/hard/night/e0-0.png: missing; skipped the night pair of e0-0.png"]
+    assert lines == [f"{distill_set.root}/hard/night/e0-0.png: missing; in the night pair of e0-0.png"]
 
 
 def test_online_teacher_and_validation(tiny_models, distill_set, tmp_path):

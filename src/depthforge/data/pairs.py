@@ -123,7 +123,7 @@ def collect_pairs(
     everything = {entry for _, easy, hard, _ in found for entry in easy + hard}
     problems = dict(zip(everything, _map(pair_problem, everything), strict=True))
     bad = {
-        entry: f"{problem}; skipped the {entry.condition} pair of {entry.image.name}"
+        entry: f"{problem}; in the {entry.condition} pair of {entry.image.name}"
         for entry, problem in problems.items()
         if problem
     }
