@@ -58,9 +58,45 @@ class Tally:
     different: list[str] = field(default_factory=list)
 
 
-def stages(work: Path) -> list[Stage]:
+@dataclass(frozen=True)
+class Scale:
+    scenes: str = "48"
+    size: str = "96x72"
+    spp: str = "8"
+    iterations: str = "60"
+    checkpoint_every: str = "5"
+
+
+TINY = Scale("4", "32x24", "1", "6", "2")
+"""A smoke test of this script: measures nothing."""
+
+
+def stages(work: Path, scale: Scale) -> list[Stage]:
     render = work / "render-reference"
     dataset = work / "generate-reference"
+    lock = "manifest/.{}-00000-of-00001.jsonl.lock".format
+    render_args = ["--family", "street", "--n", scale.scenes, "--size", scale.size, "--spp", scale.spp]
+    label_args = ["-m", "simbench-teacher", "--batch-size", "2", "--device", "cpu"]
+    generate_args = [
+        "--backend",
+        "physics",
+        "--conditions",
+        "night,fog,transparent,mirror",
+        "--batch-size",
+        "2",
+    ]
+    finetune_args = [
+        "-m",
+        "simbench-teacher",
+        "--iterations",
+        scale.iterations,
+        "--size",
+        "56",
+        "--batch-size",
+        "2",
+    ]
+    sets = [f"checkpoint_every={scale.checkpoint_every}", "log_every=5", "data.num_workers=0"]
+    finetune_args += [arg for value in sets for arg in ("--set", value)] + ["--resume"]
     return [
         Stage(
             "sim render",
@@ -68,81 +104,30 @@ def stages(work: Path) -> list[Stage]:
                 DEPTHFORGE,
                 "sim",
                 "render",
-                "--family",
-                "street",
-                "--n",
-                "48",
-                "--size",
-                "96x72",
-                "--spp",
-                "8",
+                *render_args,
                 "--conditions",
                 "day,fog",
                 "--out",
                 str(out),
             ],
             "render",
-            "manifest/.render-00000-of-00001.jsonl.lock",
+            lock("render"),
         ),
         Stage(
             "label",
-            lambda out: [
-                DEPTHFORGE,
-                "label",
-                str(render / "day" / "images"),
-                "-m",
-                "simbench-teacher",
-                "-o",
-                str(out),
-                "--batch-size",
-                "2",
-                "--device",
-                "cpu",
-            ],
+            lambda out: [DEPTHFORGE, "label", str(render / "day" / "images"), "-o", str(out), *label_args],
             "label",
-            "manifest/.label-00000-of-00001.jsonl.lock",
+            lock("label"),
         ),
         Stage(
             "physics generate",
-            lambda out: [
-                DEPTHFORGE,
-                "generate",
-                str(out),
-                "--backend",
-                "physics",
-                "--conditions",
-                "night,fog,transparent,mirror",
-                "--batch-size",
-                "2",
-            ],
+            lambda out: [DEPTHFORGE, "generate", str(out), *generate_args],
             "generate",
-            "manifest/.generate-00000-of-00001.jsonl.lock",
+            lock("generate"),
         ),
         Stage(
             "finetune",
-            lambda out: [
-                DEPTHFORGE,
-                "finetune",
-                "-o",
-                str(out),
-                "--data",
-                str(dataset),
-                "-m",
-                "simbench-teacher",
-                "--iterations",
-                "60",
-                "--size",
-                "56",
-                "--batch-size",
-                "2",
-                "--set",
-                "checkpoint_every=5",
-                "--set",
-                "log_every=5",
-                "--set",
-                "data.num_workers=0",
-                "--resume",
-            ],
+            lambda out: [DEPTHFORGE, "finetune", "-o", str(out), "--data", str(dataset), *finetune_args],
             None,
             ".finetune.lock",
         ),
@@ -246,6 +231,9 @@ def main() -> None:
     parser.add_argument("--workdir", type=Path, default=Path("outputs/kill-campaign"))
     parser.add_argument("--kills", type=int, default=20)
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument(
+        "--tiny", action="store_true", help="Tiny stages: checks the script, measures nothing."
+    )
     args = parser.parse_args()
     rng = random.Random(args.seed)
     args.workdir.mkdir(parents=True, exist_ok=True)
@@ -254,7 +242,7 @@ def main() -> None:
         " | temp files left by the kills | outputs identical to the uninterrupted run |"
     )
     print("|---|---|---|---|---|---|---|---|---|")
-    for stage in stages(args.workdir):
+    for stage in stages(args.workdir, TINY if args.tiny else Scale()):
         tally, duration = campaign(stage, args.workdir, args.kills, rng)
         identical = "yes" if not tally.different else f"no: {', '.join(tally.different[:5])}"
         lost, duplicated = (tally.lost, tally.duplicated) if stage.manifest else ("n/a", "n/a")

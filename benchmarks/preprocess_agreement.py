@@ -3,8 +3,10 @@
 Prints, per processor configuration, the largest and mean absolute difference in 8-bit levels over
 random sizes, on smooth images and on noisy images with saturated pixels.
 
-    .venv/bin/python benchmarks/preprocess_agreement.py
+    .venv/bin/python benchmarks/preprocess_agreement.py [SIZES, default 8]
 """
+
+import sys
 
 import numpy as np
 import torch
@@ -30,8 +32,9 @@ def image(height: int, width: int, noise: float, rng: np.random.Generator) -> np
 
 
 def main() -> None:
+    count = int(sys.argv[1]) if len(sys.argv) > 1 else 8
     rng = np.random.default_rng(0)
-    sizes = [tuple(rng.integers(120, 900, 2)) for _ in range(8)]
+    sizes = [tuple(rng.integers(120, 900, 2)) for _ in range(count)]
     for name, processor in PROCESSORS.items():
         rule = Preprocessing.from_processor(processor)
         level = 1 / 255 / min(processor.image_std)

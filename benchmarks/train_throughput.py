@@ -62,7 +62,9 @@ def training_set(root: Path, count: int) -> DatasetFolder:
     teacher = DepthModel.from_pretrained(str(save_tiny_model("depth-anything", root / "labeller")))
     label_images([root / "easy"], teacher, dataset, report=print)
     job = GenerateJob(dataset, PhysicsGenerator(), batch_size=4)
-    generate_samples(dataset, job, plan_samples(dataset.labels(), ["fog", "night"], 1, 0), report=print)
+    generate_samples(
+        dataset, job, plan_samples(dataset.labels(), ["fog", "night"], 1, 0), {"seed": 0}, report=print
+    )
     return dataset
 
 
@@ -75,9 +77,16 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=1)
     parser.add_argument("--size", type=int, default=518)
     parser.add_argument("--work", type=Path, default=Path(".cache/benchmark-training"))
+    parser.add_argument("--images", type=int, default=8)
+    parser.add_argument(
+        "--tiny", action="store_true", help="A tiny student: checks the script, measures nothing."
+    )
     args = parser.parse_args()
-    student = save_vit_small(args.work / "vit-small")
-    dataset = training_set(args.work, count=8)
+    if args.tiny:
+        student = save_tiny_model("depth-anything", args.work / "tiny-student")
+    else:
+        student = save_vit_small(args.work / "vit-small")
+    dataset = training_set(args.work, count=args.images)
     run = args.work / "run"
     shutil.rmtree(run, ignore_errors=True)
     config = load_config(
