@@ -136,3 +136,25 @@ def test_evaluate_names_each_unreadable_benchmark_image_once(tmp_path):
     named = sorted(line.split(":")[1].split("/")[-1] for line in error_lines(result))
     assert named == sorted(["cut.png", "dangling.png", "empty.png", "folder.png", "text.png"]), named
     assert "2 of 7 samples scored" in result.stdout
+
+
+def test_png_compression_is_a_global_option(tiny_models, tmp_path, monkeypatch):
+    from depthforge.io import PNG_COMPRESSION
+
+    monkeypatch.setitem(PNG_COMPRESSION, "level", 1)
+    images = tmp_path / "in"
+    images.mkdir()
+    Image.fromarray(smooth_image(96, 128)).save(images / "a.png")
+    sizes = {}
+    for level in ("1", "9"):
+        out = tmp_path / level
+        result = runner.invoke(
+            app,
+            ["--png-compression", level, "predict", str(images), "-m", "simbench-teacher", "-o", str(out)],
+        )
+        assert result.exit_code == 0, result.output
+        sizes[level] = (out / "a.png").stat().st_size
+    assert sizes["9"] < sizes["1"]
+    assert (
+        np.asarray(Image.open(tmp_path / "1" / "a.png")) == np.asarray(Image.open(tmp_path / "9" / "a.png"))
+    ).all()

@@ -26,8 +26,15 @@ app = typer.Typer(no_args_is_help=True, add_completion=False)
 
 
 @app.callback()
-def main() -> None:
+def main(
+    png_compression: Annotated[
+        int, typer.Option(min=0, max=9, help="zlib level of the PNGs written: 1 is fast, 9 small.")
+    ] = 1,
+) -> None:
     """depthforge: make monocular depth networks robust to hard conditions, without real data of them."""
+    from depthforge.io import PNG_COMPRESSION
+
+    PNG_COMPRESSION["level"] = png_compression
 
 
 def _log_to(folder: Path, name: str) -> None:

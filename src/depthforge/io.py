@@ -251,9 +251,16 @@ def save_npy(path: Path, array: np.ndarray) -> None:
     write_atomic(path, write)
 
 
+PNG_COMPRESSION = {"level": 1}
+"""zlib level of every PNG written (0-9); ``depthforge --png-compression N`` sets it. Measured on a
+street render upscaled to 1600x900: 60 ms at 1 against 233 ms at PIL's default 6, for a file 30%
+larger (0.83 against 0.64 MB); noisy images compress badly at any level and gain little."""
+
+
 def save_png(path: Path, rgb: np.ndarray) -> None:
     """Save a uint8 image as PNG, atomically."""
-    write_atomic(path, lambda tmp: Image.fromarray(rgb).save(tmp, format="PNG"))
+    level = PNG_COMPRESSION["level"]
+    write_atomic(path, lambda tmp: Image.fromarray(rgb).save(tmp, format="PNG", compress_level=level))
 
 
 def colorize(
