@@ -24,28 +24,11 @@ from depthforge.config import FinetuneConfig, load_config
 from depthforge.data.dataset import DatasetFolder
 from depthforge.data.pairs import PairStream, collect_pairs
 from depthforge.depth.model import DepthModel
-from depthforge.depth.tiny import save_depth_anything, save_tiny_model
+from depthforge.depth.tiny import save_depth_anything_small, save_tiny_model
 from depthforge.generate.job import GenerateJob, generate_samples, plan_samples
 from depthforge.generate.physics import PhysicsGenerator
 from depthforge.label import label_images
 from depthforge.train.finetune import finetune
-
-
-def save_vit_small(folder: Path) -> Path:
-    """Depth Anything V2 Small's architecture (DINOv2 ViT-S/14 + DPT head), random weights."""
-    if (folder / "config.json").exists():
-        return folder
-    return save_depth_anything(
-        folder,
-        width=384,
-        layers=12,
-        heads=6,
-        out_indices=[3, 6, 9, 12],
-        neck=[48, 96, 192, 384],
-        fusion=64,
-        head=32,
-        size=518,
-    )
 
 
 def training_set(root: Path, count: int) -> DatasetFolder:
@@ -85,7 +68,7 @@ def main() -> None:
     if args.tiny:
         student = save_tiny_model("depth-anything", args.work / "tiny-student")
     else:
-        student = save_vit_small(args.work / "vit-small")
+        student = save_depth_anything_small(args.work / "vit-small")
     dataset = training_set(args.work, count=args.images)
     run = args.work / "run"
     shutil.rmtree(run, ignore_errors=True)

@@ -25,7 +25,7 @@ def run(script: str, *args: str) -> str:
 
 def test_every_benchmark_has_a_smoke_test():
     tested = {"generation_throughput", "train_throughput", "preprocess_agreement", "durability"}
-    tested |= {"kill_campaign", "simbench_seeds", "simbench_variants"}
+    tested |= {"kill_campaign", "simbench_seeds", "simbench_variants", "label_throughput"}
     assert {p.stem for p in BENCHMARKS.glob("*.py")} == tested
 
 
@@ -63,6 +63,24 @@ def test_train_throughput(tmp_path):
         str(tmp_path),
     )
     assert "samples/s" in out
+
+
+def test_label_throughput(tmp_path):
+    out = run(
+        "label_throughput.py",
+        "--tiny",
+        "--images",
+        "2",
+        "--height",
+        "60",
+        "--width",
+        "80",
+        "--repeats",
+        "1",
+        "--work",
+        str(tmp_path),
+    )
+    assert "speed-up" in out
 
 
 def test_preprocess_agreement():

@@ -139,3 +139,21 @@ def save_depth_anything(
         image_std=[0.229, 0.224, 0.225],
     ).save_pretrained(folder)
     return Path(folder)
+
+
+def save_depth_anything_small(folder: str | Path) -> Path:
+    """Depth Anything V2 Small's full architecture (DINOv2 ViT-S/14 + DPT head, 518 px), random
+    weights: for throughput benchmarks, whose compute does not depend on the weights' values."""
+    if (Path(folder) / "config.json").exists():
+        return Path(folder)
+    return save_depth_anything(
+        folder,
+        width=384,
+        layers=12,
+        heads=6,
+        out_indices=[3, 6, 9, 12],
+        neck=[48, 96, 192, 384],
+        fusion=64,
+        head=32,
+        size=518,
+    )
