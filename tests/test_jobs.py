@@ -1,4 +1,5 @@
 import json
+import threading
 
 import pytest
 
@@ -19,3 +20,32 @@ def test_a_record_with_no_work_behind_it_is_replaced(tmp_path):
     check_settings(tmp_path, "render", {"seed": 4}, started=False)
     assert json.loads((tmp_path / "render.settings.json").read_text()) == {"seed": 4}
     assert [p.name for p in tmp_path.iterdir()] == ["render.settings.json"]  # no temporary left
+
+
+def test_a_batch_finishes_on_the_writer_thread_while_the_next_is_computed(tmp_path):
+    from dataclasses import dataclass
+
+    from depthforge.data.manifest import part_path, read_part
+    from depthforge.jobs import WHOLE, run_job
+
+    @dataclass(frozen=True)
+    class Item:
+        id: str
+
+    started = [threading.Event() for _ in range(3)]
+    overlapped = []
+
+    def process(batch):
+        index = int(batch[0].id) // 2
+        started[index].set()
+
+        def finish():
+            if index + 1 < len(started):  # the next batch's computing began while this one writes
+                overlapped.append(started[index + 1].wait(timeout=5))
+            return [{"id": item.id} for item in batch]
+
+        return finish
+
+    summary = run_job([Item(str(i)) for i in range(6)], tmp_path, "stage", WHOLE, process, 2)
+    assert overlapped == [True, True] and summary.done == 6
+    assert [row["id"] for row in read_part(part_path(tmp_path, "stage", 0, 1))] == [str(i) for i in range(6)]

@@ -14,6 +14,7 @@ import hashlib
 import json
 import logging
 from collections.abc import Callable, Mapping, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
@@ -37,6 +38,13 @@ class Item(Protocol):
 
 class ItemError(Exception):
     """One item could not be processed; the others go on."""
+
+
+Results = list[Row | ItemError]
+Finish = Callable[[], Results]
+"""What a stage's ``process`` may return instead of its results: the rest of the batch's work
+(writing its files, then returning its rows), which runs on a background thread while the next
+batch is computed."""
 
 
 class SettingsMismatch(ValueError):
@@ -143,7 +151,7 @@ def run_job(
     manifest: Path,
     stage: str,
     shard: Shard,
-    process: Callable[[list[Any]], list[Row | ItemError]],
+    process: Callable[[list[Any]], Results | Finish],
     batch_size: int,
     report: Callable[[str], None] = log.error,
     unit: str = "img",
@@ -151,8 +159,11 @@ def run_job(
 ) -> JobSummary:
     """Process this shard's items that the manifest does not hold yet; append a row per item.
 
-    ``settings`` (see ``check_settings``) must match those of the items already done. Raises
-    ``LockHeld`` when another process is at work on the same shard.
+    When ``process`` returns a ``Finish``, it runs on a writer thread while the next batch is
+    processed, one batch at a time; its rows are appended, in batch order, once it has returned
+    (after the files they name are written). ``settings`` (see ``check_settings``) must match
+    those of the items already done. Raises ``LockHeld`` when another process is at work on the
+    same shard.
     """
     part = part_path(manifest, stage, shard.index, shard.count)
     with WriterLock(part):
@@ -167,16 +178,29 @@ def run_job(
         with (
             ManifestWriter(part) as writer,
             tqdm(total=len(todo), desc=stage, unit=unit, dynamic_ncols=True) as progress,
+            ThreadPoolExecutor(max_workers=1) as finisher,
         ):
-            for start in range(0, len(todo), batch_size):
-                batch = todo[start : start + batch_size]
-                results = process(batch)
-                rows = [result for result in results if not isinstance(result, ItemError)]
+
+            def record(results: Results) -> None:
                 for result in results:
                     if isinstance(result, ItemError):
                         report(str(result))
                         summary.failed.append(str(result))
+                rows = [result for result in results if not isinstance(result, ItemError)]
                 writer.append(rows)
                 summary.done += len(rows)
-                progress.update(len(batch))
+                progress.update(len(results))
+
+            pending: Future[Results] | None = None
+            for start in range(0, len(todo), batch_size):
+                outcome = process(todo[start : start + batch_size])
+                if pending is not None:
+                    record(pending.result())
+                    pending = None
+                if callable(outcome):
+                    pending = finisher.submit(outcome)
+                else:
+                    record(outcome)
+            if pending is not None:
+                record(pending.result())
     return summary

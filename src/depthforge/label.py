@@ -16,7 +16,7 @@ from depthforge.data.manifest import Row
 from depthforge.depth.model import DepthModel
 from depthforge.depth.spaces import DepthSpace
 from depthforge.io import ImageReadError, find_images, read_object_map, read_rgb, save_npy, save_png
-from depthforge.jobs import WHOLE, ItemError, JobSummary, Shard, run_job
+from depthforge.jobs import WHOLE, Finish, ItemError, JobSummary, Results, Shard, run_job
 
 
 @dataclass(frozen=True)
@@ -89,7 +89,8 @@ def label_images(
     for problem in problems:
         report(problem)
 
-    def process(batch: list[EasyImage]) -> list[Row | ItemError]:
+    def process(batch: list[EasyImage]) -> Finish:
+        """Read and predict now; write the files and rows on the writer thread (``Finish``)."""
         loaded: list[tuple[np.ndarray, np.ndarray | None] | ItemError] = []
         for item in batch:
             try:
@@ -100,15 +101,20 @@ def label_images(
                 loaded.append(ItemError(str(error)))
         good = [entry for entry in loaded if not isinstance(entry, ItemError)]
         depths = iter(model.predict([image for image, _ in good], batch_size=batch_size))
-        rows: list[Row | ItemError] = []
-        for item, entry in zip(batch, loaded, strict=True):
-            if isinstance(entry, ItemError):
-                rows.append(entry)
-            else:
-                image, objects = entry
-                row = label_row(dataset, item.id, image, next(depths), model.space, model.name, objects)
-                rows.append({**row, "source": str(item.source)})
-        return rows
+        made = [entry if isinstance(entry, ItemError) else (*entry, next(depths)) for entry in loaded]
+
+        def finish() -> Results:
+            rows: Results = []
+            for item, entry in zip(batch, made, strict=True):
+                if isinstance(entry, ItemError):
+                    rows.append(entry)
+                else:
+                    image, objects, depth = entry
+                    row = label_row(dataset, item.id, image, depth, model.space, model.name, objects)
+                    rows.append({**row, "source": str(item.source)})
+            return rows
+
+        return finish
 
     summary = run_job(
         items,

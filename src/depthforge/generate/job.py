@@ -16,7 +16,7 @@ from depthforge.generate.prompts import PromptBank
 from depthforge.generate.request import Generated, Generator, Request
 from depthforge.generate.seeds import numpy_rng, sample_seed
 from depthforge.io import ImageReadError, read_object_map, read_rgb, save_npy, save_png
-from depthforge.jobs import WHOLE, ItemError, JobSummary, Shard, run_job
+from depthforge.jobs import WHOLE, Finish, ItemError, JobSummary, Results, Shard, run_job
 
 log = logging.getLogger(__name__)
 
@@ -126,8 +126,10 @@ class GenerateJob:
             save_npy(self.dataset.root / paths[i], depth.astype(np.float32))
         return [(np.load(self.dataset.root / path), model.space, path) for path in paths]
 
-    def __call__(self, batch: list[Sample]) -> list[Row | ItemError]:
+    def __call__(self, batch: list[Sample]) -> Finish:
+        """Read, generate and score now; write the images and rows on the writer thread (``Finish``)."""
         results: dict[str, Row | ItemError] = {}
+        made: list[tuple[Sample, Generated, dict[str, str], float | None]] = []
         good, inputs = [], []
         for sample in batch:
             try:
@@ -150,10 +152,14 @@ class GenerateJob:
             for sample, output, (_, space, source), score in zip(
                 good, outputs, conditioning, scores, strict=True
             ):
-                results[sample.id] = self._finish(
-                    sample, output, {"depth": source, "space": space.value}, score
-                )
-        return [results[sample.id] for sample in batch]
+                made.append((sample, output, {"depth": source, "space": space.value}, score))
+
+        def finish() -> Results:
+            for sample, output, conditioning, score in made:
+                results[sample.id] = self._finish(sample, output, conditioning, score)
+            return [results[sample.id] for sample in batch]
+
+        return finish
 
     def _scores(
         self, samples: list[Sample], images: list[np.ndarray | None], labels: list[np.ndarray]
