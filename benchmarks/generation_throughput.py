@@ -3,9 +3,15 @@
 Both run the same full-size SD 1.5 + depth T2I-Adapter architecture (random weights: the compute
 does not depend on their values) at the same resolution and steps, side by side in one process,
 and both write PNGs. depthforge batches samples (one generator each) and reads and writes through
-its dataset; the loop calls the stock pipeline once per image.
+its dataset; the loop calls the stock pipeline once per image. Both run on ``--device`` in
+``--dtype``; ``--channels-last`` and ``--compile`` turn on depthforge's fast path. The UNet's
+FLOPs per call are counted once with torch's FLOP counter; its achieved TFLOP/s are those FLOPs
+over each side's whole wall time (text encoder, adapter, VAE and writes included, so a lower
+bound), and with ``--peak-tflops`` (the device's dense peak in that dtype) their share of it.
 
     .venv/bin/python benchmarks/generation_throughput.py --images 4 --batch-size 4 --size 256 --steps 4
+    .venv/bin/python benchmarks/generation_throughput.py --device cuda --dtype bf16 --size 512 --steps 30 \
+        --images 32 --batch-size 16 --channels-last --peak-tflops 989
 """
 
 import argparse
@@ -14,11 +20,11 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from diffusers import StableDiffusionAdapterPipeline, T2IAdapter
+from diffusers import StableDiffusionAdapterPipeline, T2IAdapter, UNet2DConditionModel
 from PIL import Image
 
 from depthforge.data.dataset import DatasetFolder
-from depthforge.depth.model import DepthModel
+from depthforge.depth.model import DepthModel, resolve_device, resolve_dtype
 from depthforge.depth.spaces import DepthSpace
 from depthforge.depth.tiny import save_tiny_model
 from depthforge.generate.control import control_image
@@ -53,10 +59,25 @@ def easy_dataset(root: Path, count: int, size: int) -> DatasetFolder:
     return dataset
 
 
+def unet_flops(base: Path, args: argparse.Namespace, batch: int) -> float:
+    """FLOPs of one UNet call on ``batch`` latents with classifier-free guidance (2 x batch)."""
+    from torch.utils.flop_counter import FlopCounterMode
+
+    unet = UNet2DConditionModel.from_pretrained(base, subfolder="unet")
+    side = args.size // 8
+    latents = torch.zeros(2 * batch, unet.config.in_channels, side, side)
+    text = torch.zeros(2 * batch, 77, unet.config.cross_attention_dim)
+    with torch.no_grad(), FlopCounterMode(display=False) as counter:
+        unet(latents, 10, encoder_hidden_states=text)
+    return float(counter.get_total_flops())
+
+
 def plain_loop(
     base: Path, adapter: Path, dataset: DatasetFolder, args: argparse.Namespace, out: Path
 ) -> float:
-    pipe = StableDiffusionAdapterPipeline.from_pretrained(base, adapter=T2IAdapter.from_pretrained(adapter))
+    control = T2IAdapter.from_pretrained(adapter, dtype=args.torch_dtype)
+    pipe = StableDiffusionAdapterPipeline.from_pretrained(base, adapter=control, dtype=args.torch_dtype)
+    pipe.to(args.torch_device)
     pipe.set_progress_bar_config(disable=True)
     out.mkdir(parents=True, exist_ok=True)
     rows = dataset.labels()
@@ -78,14 +99,16 @@ def plain_loop(
 
 
 def depthforge_generate(base: Path, adapter: Path, dataset: DatasetFolder, args: argparse.Namespace) -> float:
-    settings = DiffusionSettings(steps=args.steps, resolution=args.size)
+    settings = DiffusionSettings(
+        steps=args.steps, resolution=args.size, channels_last=args.channels_last, compile=args.compile
+    )
     generator = DiffusionGenerator(
         Backend.T2I_ADAPTER,
         str(base),
         str(adapter),
         settings,
-        torch.device("cpu"),
-        torch.float32,
+        args.torch_device,
+        args.torch_dtype,
         args.batch_size,
     )
     job = GenerateJob(dataset, generator, args.batch_size)
@@ -107,7 +130,14 @@ def main() -> None:
     parser.add_argument(
         "--tiny", action="store_true", help="Tiny networks: checks the script, measures nothing."
     )
+    parser.add_argument("--device", default="auto")
+    parser.add_argument("--dtype", default="fp32", help="fp32, bf16 or fp16 (both sides)")
+    parser.add_argument("--channels-last", action="store_true")
+    parser.add_argument("--compile", action="store_true")
+    parser.add_argument("--peak-tflops", type=float, help="The device's dense peak in --dtype.")
     args = parser.parse_args()
+    args.torch_device = resolve_device(args.device)
+    args.torch_dtype = resolve_dtype(args.dtype, args.torch_device)
     torch.set_num_threads(2)
     base, adapter = models(args.work / "models", args.tiny)
     run = args.work / f"run-{time.strftime('%Y%m%d-%H%M%S')}"
@@ -115,9 +145,18 @@ def main() -> None:
     loop = plain_loop(base, adapter, dataset, args, run / "plain")
     ours = depthforge_generate(base, adapter, dataset, args)
     n = args.images
-    print(f"{n} images, {args.size} px, {args.steps} steps, batch {args.batch_size}, CPU fp32")
-    print(f"plain diffusers loop : {loop:7.1f} s  {n / loop:.4f} img/s")
-    print(f"depthforge generate  : {ours:7.1f} s  {n / ours:.4f} img/s")
+    fast = [name for name in ("channels_last", "compile") if getattr(args, name)]
+    print(
+        f"{n} images, {args.size} px, {args.steps} steps, batch {args.batch_size}, {args.torch_device} "
+        f"{args.torch_dtype}, fast path: {', '.join(fast) or 'off'}"
+    )
+    batches = -(-n // args.batch_size)
+    work = {"plain diffusers loop": unet_flops(base, args, 1) * args.steps * n}
+    work["depthforge generate"] = unet_flops(base, args, args.batch_size) * args.steps * batches
+    for name, seconds in (("plain diffusers loop", loop), ("depthforge generate", ours)):
+        tflops = work[name] / seconds / 1e12
+        share = f", {tflops / args.peak_tflops:.1%} of peak" if args.peak_tflops else ""
+        print(f"{name:21s}: {seconds:7.1f} s  {n / seconds:.4f} img/s  UNet {tflops:.3f} TFLOP/s{share}")
     print(f"speed-up             : {loop / ours:.2f}x")
 
 

@@ -180,6 +180,10 @@ Strength = Annotated[
 ]
 Scheduler = Annotated[str | None, typer.Option(help="ddim, pndm, unipc, dpm, euler or euler-a.")]
 Vae = Annotated[str | None, typer.Option(help="Another VAE; for fp16 SDXL: madebyollin/sdxl-vae-fp16-fix.")]
+ChannelsLast = Annotated[bool, typer.Option(help="Channels-last memory layout (fast path).")]
+Compile = Annotated[
+    bool, typer.Option("--compile", help="torch.compile the UNet and control network (fast path).")
+]
 SafetyChecker = Annotated[
     bool, typer.Option(help="Load SD 1.5's safety checker: flagged images are made again, then dropped.")
 ]
@@ -206,14 +210,18 @@ class DiffusionOptions:
     base_model: str | None
     control_model: str | None
     family: str | None
-    steps: int
-    guidance_scale: float
-    control_scale: float
-    resolution: int | None
-    strength: float | None
-    scheduler: str | None
-    safety_checker: bool
-    vae: str | None
+    sampling: dict
+    """``DiffusionSettings``' fields, by name."""
+
+
+def _sampling(arguments: dict) -> dict:
+    """``DiffusionSettings``' fields from a command's arguments (``--compile`` arrives as ``compile_``)."""
+    from dataclasses import fields
+
+    from depthforge.generate.diffusion import DiffusionSettings
+
+    named = {("compile" if key == "compile_" else key): value for key, value in arguments.items()}
+    return {f.name: named[f.name] for f in fields(DiffusionSettings) if f.name in named}
 
 
 def _generator(
@@ -238,16 +246,7 @@ def _generator(
                 known = ", ".join(CONDITIONS)
                 raise ValueError(f"the physics backend cannot render {', '.join(unknown)}; it knows {known}")
             return PhysicsGenerator()
-        settings = DiffusionSettings(
-            options.steps,
-            options.guidance_scale,
-            options.control_scale,
-            options.resolution,
-            options.strength,
-            options.scheduler,
-            options.vae,
-            options.safety_checker,
-        )
+        settings = DiffusionSettings(**options.sampling)
         torch_device = resolve_device(device)
         family = Family(options.family) if options.family else None
         return DiffusionGenerator(
@@ -342,6 +341,8 @@ def generate(
     strength: Strength = None,
     scheduler: Scheduler = None,
     vae: Vae = None,
+    channels_last: ChannelsLast = False,
+    compile_: Compile = False,
     safety_checker: SafetyChecker = False,
     seed: int = 0,
     batch_size: BatchSize = 4,
@@ -361,20 +362,7 @@ def generate(
     wanted = _split(conditions)
     banks = _banks(backend, wanted, prompt_bank or [], prompt or [])
     part, device = _launch(shard, device)
-    options = DiffusionOptions(
-        backend,
-        base_model,
-        control_model,
-        family,
-        steps,
-        guidance_scale,
-        control_scale,
-        resolution,
-        strength,
-        scheduler,
-        safety_checker,
-        vae,
-    )
+    options = DiffusionOptions(backend, base_model, control_model, family, _sampling(locals()))
     generator = _generator(options, wanted, batch_size, device, dtype)
     scorer = _load_depth_model(teacher or labels[0]["teacher"], device, dtype) if consistency else None
     conditioner = _load_depth_model(condition_model, device, dtype) if condition_model else None
@@ -437,6 +425,8 @@ def generate_objects(
     resolution: Resolution = None,
     scheduler: Scheduler = None,
     vae: Vae = None,
+    channels_last: ChannelsLast = False,
+    compile_: Compile = False,
     safety_checker: SafetyChecker = False,
     seed: int = 0,
     batch_size: BatchSize = 4,
@@ -462,20 +452,7 @@ def generate_objects(
         _error(str(error))
         raise typer.Exit(2) from error
     part, device = _launch(shard, device)
-    options = DiffusionOptions(
-        backend,
-        base_model,
-        control_model,
-        family,
-        steps,
-        guidance_scale,
-        control_scale,
-        resolution,
-        None,
-        scheduler,
-        safety_checker,
-        vae,
-    )
+    options = DiffusionOptions(backend, base_model, control_model, family, _sampling(locals()))
     generator = _generator(options, wanted, batch_size, device, dtype)
     labeller = _load_depth_model(teacher, device, dtype)
     with _refusing_conflicts():

@@ -432,3 +432,18 @@ def test_another_vae_replaces_the_base_models(pipelines):
             torch.float32,
             1,
         )
+
+
+def test_the_fast_path_options_reach_the_networks(pipelines, labelled, monkeypatch):
+    import torch
+
+    compiled = []
+    monkeypatch.setattr(
+        torch.nn.Module, "compile", lambda self, *a, **k: compiled.append(type(self).__name__)
+    )
+    args = [*diffusion_args(pipelines), "--channels-last", "--compile", "--no-consistency"]
+    result = generate(labelled, "--conditions", "night", *args)
+    assert result.exit_code == 0, result.output
+    assert sorted(compiled) == ["T2IAdapter", "UNet2DConditionModel"]
+    row = labelled.generated()[0]
+    assert row["generator"]["channels_last"] and row["generator"]["compile"] and row["kept"]
