@@ -63,6 +63,25 @@ def test_an_unknown_benchmark_is_one_line(tmp_path):
     assert result.exit_code == 2 and len(result.stderr.splitlines()) == 1
 
 
+def one_step_finetune(run, dataset, model) -> list[str]:
+    """A finetune command line that trains one small step without a preset."""
+    data = ["--data", str(dataset.root), "-m", str(model)]
+    return [
+        "finetune",
+        "-o",
+        str(run),
+        *data,
+        "--iterations",
+        "1",
+        "--size",
+        "56",
+        "--batch-size",
+        "1",
+        "--set",
+        "data.num_workers=0",
+    ]
+
+
 def test_finetune_without_a_preset_takes_the_papers_for_the_family(tiny_models, distill_set, tmp_path):
     result = runner.invoke(app, ["finetune", "-o", str(tmp_path / "run"), "--data", str(distill_set.root)])
     assert result.exit_code == 2
@@ -70,20 +89,7 @@ def test_finetune_without_a_preset_takes_the_papers_for_the_family(tiny_models, 
         "error: name the network to fine-tune with --model, or a --preset: "
         "paper-dpt, paper-midas, paper-zoedepth, paper-depth-anything"
     ]
-    short = ["--iterations", "1", "--size", "56", "--batch-size", "1", "--set", "data.num_workers=0"]
-    result = runner.invoke(
-        app,
-        [
-            "finetune",
-            "-o",
-            str(tmp_path / "run"),
-            "--data",
-            str(distill_set.root),
-            "-m",
-            str(tiny_models["dpt"]),
-            *short,
-        ],
-    )
+    result = runner.invoke(app, one_step_finetune(tmp_path / "run", distill_set, tiny_models["dpt"]))
     assert result.exit_code == 0, result.output
     assert "no --preset given: using paper-dpt" in result.stdout
     config = (tmp_path / "run" / "config.yaml").read_text()
@@ -93,16 +99,7 @@ def test_finetune_without_a_preset_takes_the_papers_for_the_family(tiny_models, 
 def test_a_dataset_with_a_nan_label_trains_on_the_rest(tiny_models, distill_set, tmp_path):
     label = distill_set.root / "labels" / "e1.npy"
     np.save(label, np.full_like(np.load(label), np.nan))
-    args = [
-        "finetune",
-        "-o",
-        str(tmp_path / "run"),
-        "--data",
-        str(distill_set.root),
-        "-m",
-        str(tiny_models["dpt"]),
-    ]
-    args += ["--iterations", "1", "--size", "56", "--batch-size", "1", "--set", "data.num_workers=0"]
+    args = one_step_finetune(tmp_path / "run", distill_set, tiny_models["dpt"])
     result = runner.invoke(app, args)
     assert result.exit_code == 0, result.output
     lines = error_lines(result)
