@@ -13,7 +13,7 @@ settings refuses to resume over the old outputs instead of silently mixing them 
 import hashlib
 import json
 import logging
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -146,6 +146,24 @@ def launch_device(device: str) -> str:
     return str(state.device) if device == "auto" and state.num_processes > 1 else device
 
 
+def _with_inputs(
+    todo: list[Any], batch_size: int, read: Callable[[list[Any]], Any] | None
+) -> Iterator[tuple[list[Any], Any]]:
+    """Each batch with its inputs (None without ``read``); batch k+1's are read on a thread while
+    batch k is processed."""
+    batches = [todo[start : start + batch_size] for start in range(0, len(todo), batch_size)]
+    if read is None or not batches:
+        yield from ((batch, None) for batch in batches)
+        return
+    with ThreadPoolExecutor(max_workers=1) as reader:
+        upcoming = reader.submit(read, batches[0])
+        for index, batch in enumerate(batches):
+            loaded = upcoming.result()
+            if index + 1 < len(batches):
+                upcoming = reader.submit(read, batches[index + 1])
+            yield batch, loaded
+
+
 def run_job(
     items: Sequence[Item],
     manifest: Path,
@@ -156,12 +174,15 @@ def run_job(
     report: Callable[[str], None] = log.error,
     unit: str = "img",
     settings: Mapping[str, Any] | None = None,
+    read: Callable[[list[Any]], Any] | None = None,
 ) -> JobSummary:
     """Process this shard's items that the manifest does not hold yet; append a row per item.
 
-    When ``process`` returns a ``Finish``, it runs on a writer thread while the next batch is
-    processed, one batch at a time; its rows are appended, in batch order, once it has returned
-    (after the files they name are written). ``settings`` (see ``check_settings``) must match
+    With ``read``, a batch's inputs are read on a reader thread while the batch before it is
+    processed, and ``process`` gets ``(batch, read(batch))``. When ``process`` returns a
+    ``Finish``, it runs on a writer thread while the next batch is processed, one batch at a time;
+    its rows are appended, in batch order, once it has returned (after the files they name are
+    written). ``settings`` (see ``check_settings``) must match
     those of the items already done. Raises ``LockHeld`` when another process is at work on the
     same shard.
     """
@@ -192,8 +213,8 @@ def run_job(
                 progress.update(len(results))
 
             pending: Future[Results] | None = None
-            for start in range(0, len(todo), batch_size):
-                outcome = process(todo[start : start + batch_size])
+            for batch, loaded in _with_inputs(todo, batch_size, read):
+                outcome = process(batch) if read is None else process(batch, loaded)
                 if pending is not None:
                     record(pending.result())
                     pending = None

@@ -89,8 +89,8 @@ def label_images(
     for problem in problems:
         report(problem)
 
-    def process(batch: list[EasyImage]) -> Finish:
-        """Read and predict now; write the files and rows on the writer thread (``Finish``)."""
+    def read(batch: list[EasyImage]) -> list[tuple[np.ndarray, np.ndarray | None] | ItemError]:
+        """Each image and its object map, or why it cannot be read (on the reader thread)."""
         loaded: list[tuple[np.ndarray, np.ndarray | None] | ItemError] = []
         for item in batch:
             try:
@@ -99,6 +99,12 @@ def label_images(
                 loaded.append((image, read_object_map(found, image.shape[:2]) if found else None))
             except ImageReadError as error:
                 loaded.append(ItemError(str(error)))
+        return loaded
+
+    def process(
+        batch: list[EasyImage], loaded: list[tuple[np.ndarray, np.ndarray | None] | ItemError]
+    ) -> Finish:
+        """Predict now; write the files and rows on the writer thread (``Finish``)."""
         good = [entry for entry in loaded if not isinstance(entry, ItemError)]
         depths = iter(model.predict([image for image, _ in good], batch_size=batch_size))
         made = [entry if isinstance(entry, ItemError) else (*entry, next(depths)) for entry in loaded]
@@ -125,6 +131,7 @@ def label_images(
         batch_size,
         report,
         settings=teacher_settings(model),
+        read=read,
     )
     summary.failed[:0] = problems
     return summary

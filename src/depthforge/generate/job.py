@@ -71,6 +71,10 @@ def _slug(name: str) -> str:
     return name.strip("/").replace("/", "--")
 
 
+Inputs = tuple[np.ndarray, np.ndarray, np.ndarray | None]
+"""A sample's easy image, its label and its object map (if it has one)."""
+
+
 class GenerateJob:
     """Processes batches of samples: read inputs, generate, score, write images and rows."""
 
@@ -86,7 +90,7 @@ class GenerateJob:
         self.condition_model, self.consistency = condition_model, consistency
         self.description = generator.describe()
 
-    def _read(self, sample: Sample) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
+    def _read(self, sample: Sample) -> Inputs:
         """The easy image, its label and its object map (if it has one), checked against each other."""
         image_path = self.dataset.root / sample.easy["image"]
         label_path = self.dataset.root / sample.easy["label"]
@@ -126,18 +130,29 @@ class GenerateJob:
             save_npy(self.dataset.root / paths[i], depth.astype(np.float32))
         return [(np.load(self.dataset.root / path), model.space, path) for path in paths]
 
-    def __call__(self, batch: list[Sample]) -> Finish:
-        """Read, generate and score now; write the images and rows on the writer thread (``Finish``)."""
+    def read(self, batch: list[Sample]) -> list[Inputs | ItemError]:
+        """Each sample's inputs, or why they cannot be read (on the reader thread)."""
+        loaded: list[Inputs | ItemError] = []
+        for sample in batch:
+            try:
+                loaded.append(self._read(sample))
+            except ItemError as error:
+                loaded.append(error)
+            except ImageReadError as error:
+                loaded.append(ItemError(f"{sample.id}: {error}"))
+        return loaded
+
+    def __call__(self, batch: list[Sample], loaded: list[Inputs | ItemError]) -> Finish:
+        """Generate and score now; write the images and rows on the writer thread (``Finish``)."""
         results: dict[str, Row | ItemError] = {}
         made: list[tuple[Sample, Generated, dict[str, str], float | None]] = []
         good, inputs = [], []
-        for sample in batch:
-            try:
-                inputs.append(self._read(sample))
-            except ItemError as error:
-                results[sample.id] = error
-                continue
-            good.append(sample)
+        for sample, entry in zip(batch, loaded, strict=True):
+            if isinstance(entry, ItemError):
+                results[sample.id] = entry
+            else:
+                good.append(sample)
+                inputs.append(entry)
         if good:
             images, labels, objects = (list(column) for column in zip(*inputs, strict=True))
             conditioning = self._conditioning(good, images, labels)
@@ -252,5 +267,13 @@ def generate_samples(
     key = job.generator.batch_key
     ordered = sorted(samples, key=lambda sample: key(sample.easy["height"], sample.easy["width"]))
     return run_job(
-        ordered, dataset.manifest, GENERATE_STAGE, shard, job, job.batch_size, report, settings=settings
+        ordered,
+        dataset.manifest,
+        GENERATE_STAGE,
+        shard,
+        job,
+        job.batch_size,
+        report,
+        settings=settings,
+        read=job.read,
     )
