@@ -2,12 +2,13 @@
 
 Work is a list of items with stable ``id``s. A process takes its shard of the items (``--shard i/n``
 for job arrays, times the processes of ``accelerate launch``), skips the ids already in the
-stage's manifest, processes the rest in batches and appends one row per finished item. Outputs
-therefore do not depend on the number of processes, and a rerun after a kill resumes: it first
-removes the temporary files that killed writers left. One process at a time writes a shard: a second
-one on the same shard is refused, naming the first. The settings
-that decide the outputs (seed, model, sizes) are recorded next to the manifest: a run with other
-settings refuses to resume over the old outputs instead of silently mixing them in.
+stage's manifest, processes the rest in batches and appends one row per finished item; a stage
+may read a batch's inputs on a reader thread and write its files on a writer thread, overlapping
+the batches before and after it. Outputs therefore do not depend on the number of processes, and
+a rerun after a kill resumes: it first removes the temporary files that killed writers left. One
+process at a time writes a shard: a second one on the same shard is refused, naming the first.
+The settings that decide the outputs (seed, model, sizes) are recorded next to the manifest: a run
+with other settings refuses to resume over the old outputs instead of silently mixing them in.
 """
 
 import hashlib
