@@ -9,10 +9,11 @@ number to checkpoint, and does not depend on the number of processes or workers.
 
 import logging
 import os
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TypeVar
 
 import numpy as np
 import torch
@@ -27,6 +28,7 @@ from depthforge.depth.spaces import DepthSpace, to_inverse_depth
 from depthforge.io import ImageReadError, read_rgb
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 
 class PairError(ValueError):
@@ -110,7 +112,7 @@ def collect_pairs(
 ) -> tuple[list[list[PairEntry]], np.ndarray]:
     """Groups of usable pairs and their sampling probabilities.
 
-    Every row is checked first (``pair_problem``); each unusable one is reported in one line and
+    Every row is checked first (``pair_problems``); each unusable one is reported in one line and
     left out, or, with ``config.strict``, refuses the run. Raises ``PairError`` when nothing usable
     is left in a dataset or a group.
     """
@@ -121,11 +123,9 @@ def collect_pairs(
             raise PairError(f"{source.path}: no such dataset folder")
     found = [(source, *_entries(DatasetFolder(source.path), config)) for source in config.sources]
     everything = {entry for _, easy, hard, _ in found for entry in easy + hard}
-    problems = dict(zip(everything, _map(pair_problem, everything), strict=True))
     bad = {
         entry: f"{problem}; in the {entry.condition} pair of {entry.image.name}"
-        for entry, problem in problems.items()
-        if problem
+        for entry, problem in pair_problems(everything).items()
     }
     refused = [line for *_, lines in found for line in lines]
     _report_unusable(sorted([*bad.values(), *refused]), len(everything) + len(refused), config.strict, report)
@@ -170,51 +170,81 @@ def _parts(
     return [part for part in parts if part[1] > 0]
 
 
-def _map(function: Callable[[PairEntry], str | None], entries: Iterable[PairEntry]) -> list[str | None]:
-    """``function`` over ``entries`` on a few threads (decoding and reading release the GIL)."""
+def _map(function: Callable[[Path], T], paths: list[Path]) -> dict[Path, T]:
+    """``function`` of each path, on a few threads (decoding and reading release the GIL)."""
     with ThreadPoolExecutor(max_workers=min(8, (os.cpu_count() or 1) + 2)) as pool:
-        return list(pool.map(function, entries))
+        return dict(zip(paths, pool.map(function, paths), strict=True))
 
 
-def pair_problem(entry: PairEntry) -> str | None:
-    """Why a pair cannot be trained on, in one line naming the file, or None when it can."""
-    for path in (entry.image, entry.label, entry.source, entry.region):
-        if path is not None and not path.is_file():
-            return f"{path}: missing"
-    try:
-        height, width = read_rgb(entry.image).shape[:2]
-        if entry.source != entry.image:
-            read_rgb(entry.source)
-    except ImageReadError as error:
-        return str(error)
-    return _label_problem(entry, (height, width)) or _region_problem(entry, (height, width))
+def pair_problems(entries: set[PairEntry]) -> dict[PairEntry, str]:
+    """Why each unusable pair cannot be trained on, in one line naming the file. Every file is
+    read once, however many pairs share it (an easy image and its label serve all its hard pairs)."""
+    images = _map(_image_shape, list({path for e in entries for path in (e.image, e.source)}))
+    labels = _map(_label_facts, list({e.label for e in entries}))
+    masks = _map(_mask_shape, list({e.region for e in entries if e.region is not None}))
+    problems = {entry: _pair_problem(entry, images, labels, masks) for entry in entries}
+    return {entry: problem for entry, problem in problems.items() if problem}
 
 
-def _label_problem(entry: PairEntry, shape: tuple[int, int]) -> str | None:
-    try:
-        label = np.load(entry.label)
-    except (OSError, ValueError, EOFError) as error:
-        return f"{entry.label}: cannot read label ({error})"
-    if label.shape != shape:
-        sizes = f"{'x'.join(map(str, label.shape))} but {entry.image} is {shape[0]}x{shape[1]}"
+def _pair_problem(
+    entry: PairEntry,
+    images: dict[Path, tuple[int, int] | str],
+    labels: dict[Path, tuple[tuple[int, ...], float] | str],
+    masks: dict[Path, tuple[int, int] | str],
+) -> str | None:
+    """The first thing wrong with a pair, from what was read of its files."""
+    shape, source = images[entry.image], images[entry.source]
+    for found in (shape, source, labels[entry.label]):
+        if isinstance(found, str):
+            return found
+    label_shape, finite = labels[entry.label]
+    if label_shape != shape:
+        sizes = f"{'x'.join(map(str, label_shape))} but {entry.image} is {shape[0]}x{shape[1]}"
         return f"{entry.label}: label is {sizes}"
-    finite = float(np.isfinite(label).mean()) if label.size else 0.0
     if finite < MIN_FINITE_SHARE:
         return f"{entry.label}: label finite on {finite:.1%} of its pixels, {MIN_FINITE_SHARE:.0%} needed"
+    mask = masks[entry.region] if entry.region is not None else shape
+    if isinstance(mask, str):
+        return mask
+    if mask != shape:
+        return (
+            f"{entry.region}: region mask is {mask[0]}x{mask[1]} but {entry.image} is {shape[0]}x{shape[1]}"
+        )
     return None
 
 
-def _region_problem(entry: PairEntry, shape: tuple[int, int]) -> str | None:
-    if entry.region is None:
-        return None
+def _image_shape(path: Path) -> tuple[int, int] | str:
+    """(h, w) of a decodable image, else why not."""
+    if not path.is_file():
+        return f"{path}: missing"
     try:
-        with Image.open(entry.region) as region:
-            width, height = region.size
+        height, width = read_rgb(path).shape[:2]
+    except ImageReadError as error:
+        return str(error)
+    return height, width
+
+
+def _label_facts(path: Path) -> tuple[tuple[int, ...], float] | str:
+    """A label's shape and share of finite pixels, else why it cannot be read."""
+    if not path.is_file():
+        return f"{path}: missing"
+    try:
+        label = np.load(path)
+    except (OSError, ValueError, EOFError) as error:
+        return f"{path}: cannot read label ({error})"
+    return label.shape, float(np.isfinite(label).mean()) if label.size else 0.0
+
+
+def _mask_shape(path: Path) -> tuple[int, int] | str:
+    """(h, w) of a region mask, from its header, else why not."""
+    if not path.is_file():
+        return f"{path}: missing"
+    try:
+        with Image.open(path) as mask:
+            width, height = mask.size
     except (OSError, ValueError) as error:
-        return f"{entry.region}: cannot read region mask ({error})"
-    if (height, width) != shape:
-        return f"{entry.region}: region mask is {height}x{width} but {entry.image} is {shape[0]}x{shape[1]}"
-    return None
+        return f"{path}: cannot read region mask ({error})"
+    return height, width
 
 
 def _image(path: Path) -> torch.Tensor:
