@@ -190,9 +190,13 @@ def _fsync(path: Path) -> None:
         os.close(fd)
 
 
+def _host() -> str:
+    """This host's name as it appears in temporary names (no dots: they separate the fields)."""
+    return socket.gethostname().replace(".", "-")
+
+
 def _temp_name(path: Path) -> Path:
-    host = socket.gethostname().replace(".", "-")
-    return path.with_name(f".{path.name}.{host}.{os.getpid()}.{secrets.token_hex(4)}{TEMP_SUFFIX}")
+    return path.with_name(f".{path.name}.{_host()}.{os.getpid()}.{secrets.token_hex(4)}{TEMP_SUFFIX}")
 
 
 def write_atomic(path: Path, write: Callable[[Path], None], replace: bool = True) -> None:
@@ -219,14 +223,14 @@ def write_atomic(path: Path, write: Callable[[Path], None], replace: bool = True
 def _writer_is_gone(temp: Path) -> bool:
     """Whether the process named in a temporary file's name (on this host) no longer runs."""
     parts = temp.name.rsplit(".", 4)
-    if len(parts) != 5 or not parts[2].isdigit() or parts[1] != socket.gethostname().replace(".", "-"):
+    if len(parts) != 5 or not parts[2].isdigit() or parts[1] != _host():
         return False
     try:
         os.kill(int(parts[2]), 0)
     except ProcessLookupError:
         return True
     except PermissionError:
-        return False
+        pass  # it runs, under another user
     return False
 
 

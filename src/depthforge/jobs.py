@@ -183,9 +183,8 @@ def run_job(
     processed, and ``process`` gets ``(batch, read(batch))``. When ``process`` returns a
     ``Finish``, it runs on a writer thread while the next batch is processed, one batch at a time;
     its rows are appended, in batch order, once it has returned (after the files they name are
-    written). ``settings`` (see ``check_settings``) must match
-    those of the items already done. Raises ``LockHeld`` when another process is at work on the
-    same shard.
+    written). ``settings`` (see ``check_settings``) must match those of the items already done.
+    Raises ``LockHeld`` when another process is at work on the same shard.
     """
     part = part_path(manifest, stage, shard.index, shard.count)
     with WriterLock(part):

@@ -410,17 +410,22 @@ def test_samples_are_bucketed_by_generation_size_before_batching(pipelines, tiny
     assert len({tuple(row["params"]["generation_size"]) for row in dataset.generated()}) == 2
 
 
-def test_another_vae_replaces_the_base_models(pipelines):
+def test_another_vae_replaces_the_base_models(pipelines, tmp_path):
     import torch
+    from diffusers import AutoencoderKL
 
     from depthforge.generate.diffusion import Backend, DiffusionGenerator, DiffusionSettings
 
     base, control = pipelines["sdxl-adapter"]
-    vae = base / "vae"  # stands for madebyollin/sdxl-vae-fp16-fix
+    vae = tmp_path / "vae"  # stands for madebyollin/sdxl-vae-fp16-fix: told apart by its scaling factor
+    other = AutoencoderKL.from_pretrained(base / "vae")
+    other.register_to_config(scaling_factor=0.123)
+    other.save_pretrained(vae)
     settings = DiffusionSettings(steps=1, resolution=32, vae=str(vae))
     generator = DiffusionGenerator(
         Backend.T2I_ADAPTER, str(base), str(control), settings, torch.device("cpu"), torch.bfloat16, 1
     )
+    assert generator.pipe.vae.config.scaling_factor == 0.123
     assert generator.describe()["vae"] == str(vae) and generator.pipe.vae.dtype == torch.bfloat16
     with pytest.raises(DiffusionLoadError, match="cannot load"):
         DiffusionGenerator(

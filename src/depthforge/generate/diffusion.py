@@ -150,16 +150,12 @@ class DiffusionGenerator:
         key = "adapter" if backend is Backend.T2I_ADAPTER else "controlnet"
         try:
             control = control_class.from_pretrained(self.control_model, dtype=dtype)
+            components = {key: control}
             if settings.vae:
-                control_kwargs = {
-                    key: control,
-                    "vae": diffusers.AutoencoderKL.from_pretrained(settings.vae, dtype=dtype),
-                }
-            else:
-                control_kwargs = {key: control}
+                components["vae"] = diffusers.AutoencoderKL.from_pretrained(settings.vae, dtype=dtype)
             pipeline_class = _pipeline_class(backend, family, settings.strength is not None)
             self.pipe = pipeline_class.from_pretrained(
-                self.base_model, dtype=dtype, **control_kwargs, **self._safety_kwargs()
+                self.base_model, dtype=dtype, **components, **self._safety_kwargs()
             )
         except (OSError, ValueError) as error:
             raise DiffusionLoadError(
