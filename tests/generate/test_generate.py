@@ -452,3 +452,21 @@ def test_the_fast_path_options_reach_the_networks(pipelines, labelled, monkeypat
     assert sorted(compiled) == ["T2IAdapter", "UNet2DConditionModel"]
     row = labelled.generated()[0]
     assert row["generator"]["channels_last"] and row["generator"]["compile"] and row["kept"]
+
+
+def test_control_images_are_made_on_the_reader_thread(pipelines, labelled, monkeypatch):
+    import threading
+
+    from depthforge.generate import diffusion
+
+    threads = []
+
+    def recording(*args, **kwargs):
+        threads.append(threading.current_thread() is threading.main_thread())
+        return control_image(*args, **kwargs)
+
+    control_image = diffusion.control_image
+    monkeypatch.setattr(diffusion, "control_image", recording)
+    result = generate(labelled, "--conditions", "night,fog", *diffusion_args(pipelines, batch_size=2))
+    assert result.exit_code == 0, result.output
+    assert len(threads) == 12 and not any(threads)  # 3 images x 2 conditions x 2, none on the main thread

@@ -7,7 +7,7 @@ depend on the samples it is batched with.
 """
 
 from collections import defaultdict
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from enum import StrEnum
 from typing import Any
 
@@ -235,8 +235,17 @@ class DiffusionGenerator:
     def resolution(self) -> int:
         return self.settings.resolution or RESOLUTIONS[self.family]
 
+    def prepare(self, request: Request) -> Request:
+        """The request with its control image, at its generation size."""
+        if request.control is not None:
+            return request
+        size = self.batch_key(*request.image.shape[:2])
+        return replace(
+            request, control=control_image(request.depth, request.space, size, self.control_channels)
+        )
+
     def _call(self, requests: list[Request], size: tuple[int, int]) -> list[tuple[np.ndarray | None, int]]:
-        controls = [control_image(r.depth, r.space, size, self.control_channels) for r in requests]
+        controls = [self.prepare(r).control for r in requests]
         s = self.settings
         kwargs: dict[str, Any] = {
             "prompt": [r.prompt for r in requests],

@@ -71,8 +71,15 @@ def _slug(name: str) -> str:
     return name.strip("/").replace("/", "--")
 
 
-Inputs = tuple[np.ndarray, np.ndarray, np.ndarray | None]
-"""A sample's easy image, its label and its object map (if it has one)."""
+@dataclass(frozen=True)
+class Inputs:
+    """A sample's easy image, its label, its object map (if it has one) and, when the label
+    conditions it, its request already prepared on the reader thread."""
+
+    image: np.ndarray
+    label: np.ndarray
+    objects: np.ndarray | None
+    request: Request | None = None
 
 
 class GenerateJob:
@@ -91,7 +98,8 @@ class GenerateJob:
         self.description = generator.describe()
 
     def _read(self, sample: Sample) -> Inputs:
-        """The easy image, its label and its object map (if it has one), checked against each other."""
+        """The easy image, its label and its object map (if it has one), checked against each other;
+        the prepared request too when the label is the conditioning depth."""
         image_path = self.dataset.root / sample.easy["image"]
         label_path = self.dataset.root / sample.easy["label"]
         try:
@@ -110,25 +118,44 @@ class GenerateJob:
         objects = None
         if sample.easy.get("objects"):
             objects = read_object_map(self.dataset.root / sample.easy["objects"], image.shape[:2])
-        return image, label, objects
+        if self.condition_model is not None:
+            return Inputs(image, label, objects)
+        space = DepthSpace(sample.easy["label_space"])
+        return Inputs(image, label, objects, self._request(sample, image, label, space, objects))
 
-    def _conditioning(
-        self, samples: list[Sample], images: list[np.ndarray], labels: list[np.ndarray]
-    ) -> list[tuple[np.ndarray, DepthSpace, str]]:
-        """The depth that conditions each sample: its label, or the condition model's (cached) depth."""
-        if self.condition_model is None:
-            return [
-                (label, DepthSpace(s.easy["label_space"]), "label")
-                for s, label in zip(samples, labels, strict=True)
-            ]
+    def _request(
+        self,
+        sample: Sample,
+        image: np.ndarray,
+        depth: np.ndarray,
+        space: DepthSpace,
+        objects: np.ndarray | None,
+    ) -> Request:
+        request = Request(
+            image, depth, space, sample.condition, sample.prompt, sample.negative_prompt, sample.seed, objects
+        )
+        return self.generator.prepare(request)
+
+    def _modelled_requests(self, samples: list[Sample], inputs: list[Inputs]) -> list[Request]:
+        """Requests conditioned on the condition model's depth, cached under the dataset."""
         model = self.condition_model
+        assert model is not None
         paths = [self.dataset.condition_depth(_slug(model.name), s.easy["id"]) for s in samples]
         missing = [i for i, path in enumerate(paths) if not (self.dataset.root / path).exists()]
         for i, depth in zip(
-            missing, model.predict([images[i] for i in missing], self.batch_size), strict=True
+            missing, model.predict([inputs[i].image for i in missing], self.batch_size), strict=True
         ):
             save_npy(self.dataset.root / paths[i], depth.astype(np.float32))
-        return [(np.load(self.dataset.root / path), model.space, path) for path in paths]
+        return [
+            self._request(s, entry.image, np.load(self.dataset.root / path), model.space, entry.objects)
+            for s, entry, path in zip(samples, inputs, paths, strict=True)
+        ]
+
+    def _conditioning_source(self, sample: Sample) -> str:
+        """Where a sample's conditioning depth came from, as recorded in its row."""
+        if self.condition_model is None:
+            return "label"
+        return self.dataset.condition_depth(_slug(self.condition_model.name), sample.easy["id"])
 
     def read(self, batch: list[Sample]) -> list[Inputs | ItemError]:
         """Each sample's inputs, or why they cannot be read (on the reader thread)."""
@@ -154,20 +181,18 @@ class GenerateJob:
                 good.append(sample)
                 inputs.append(entry)
         if good:
-            images, labels, objects = (list(column) for column in zip(*inputs, strict=True))
-            conditioning = self._conditioning(good, images, labels)
-            requests = [
-                Request(image, depth, space, s.condition, s.prompt, s.negative_prompt, s.seed, found)
-                for s, image, (depth, space, _), found in zip(
-                    good, images, conditioning, objects, strict=True
-                )
-            ]
+            requests = (
+                self._modelled_requests(good, inputs)
+                if self.condition_model is not None
+                else [entry.request for entry in inputs if entry.request is not None]
+            )
             outputs = self.generator(requests)
-            scores = self._scores(good, [output.image for output in outputs], labels)
-            for sample, output, (_, space, source), score in zip(
-                good, outputs, conditioning, scores, strict=True
-            ):
-                made.append((sample, output, {"depth": source, "space": space.value}, score))
+            scores = self._scores(
+                good, [output.image for output in outputs], [entry.label for entry in inputs]
+            )
+            for sample, output, request, score in zip(good, outputs, requests, scores, strict=True):
+                conditioning = {"depth": self._conditioning_source(sample), "space": request.space.value}
+                made.append((sample, output, conditioning, score))
 
         def finish() -> Results:
             for sample, output, conditioning, score in made:

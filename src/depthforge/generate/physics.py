@@ -282,5 +282,8 @@ class PhysicsGenerator:
     def batch_key(self, height: int, width: int) -> Any:
         return 0  # every request is made on its own
 
+    def prepare(self, request: Request) -> Request:
+        return request
+
     def __call__(self, requests: list[Request]) -> list[Generated]:
         return [_generate(request) for request in requests]

@@ -21,6 +21,8 @@ class Request:
     seed: int
     objects: np.ndarray | None = None
     """The easy image's object instances (0 = background), where it came with them."""
+    control: Any = None
+    """The control image, made ahead by ``Generator.prepare`` (diffusion backends)."""
 
 
 @dataclass(frozen=True)
@@ -44,3 +46,7 @@ class Generator(Protocol):
 
     def batch_key(self, height: int, width: int) -> Any:
         """Requests of one key run in one call: work is ordered by it before it is batched."""
+
+    def prepare(self, request: Request) -> Request:
+        """The request with the work that needs no network done, so that it can run ahead on the
+        reader thread while the previous batch computes (the diffusion backends' control image)."""
