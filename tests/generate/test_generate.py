@@ -9,8 +9,10 @@ from typer.testing import CliRunner
 from depthforge.cli import app
 from depthforge.data.dataset import DatasetFolder
 from depthforge.depth.model import DepthModel
+from depthforge.depth.spaces import DepthSpace
 from depthforge.generate.diffusion import DiffusionLoadError
 from depthforge.generate.prompts import load_banks
+from depthforge.generate.request import Request
 from depthforge.label import label_images
 from tests.conftest import smooth_image, write_scenes
 
@@ -470,3 +472,70 @@ def test_control_images_are_made_on_the_reader_thread(pipelines, labelled, monke
     result = generate(labelled, "--conditions", "night,fog", *diffusion_args(pipelines, batch_size=2))
     assert result.exit_code == 0, result.output
     assert len(threads) == 12 and not any(threads)  # 3 images x 2 conditions x 2, none on the main thread
+
+
+def unet_calls(generator) -> dict[str, int]:
+    """How often the UNet's deepest block and its output convolution run for one conditioned image
+    and one text-to-image image."""
+    counts = {"deep": 0, "outer": 0}
+    unet = generator.pipe.unet
+    unet.mid_block.resnets[0].register_forward_hook(lambda *_: counts.update(deep=counts["deep"] + 1))
+    unet.conv_out.register_forward_hook(lambda *_: counts.update(outer=counts["outer"] + 1))
+    depth = np.linspace(2, 50, 32 * 32, dtype=np.float32).reshape(32, 32)
+    request = Request(smooth_image(32, 32), depth, DepthSpace.METRIC_DEPTH, "night", "a road", "", 0)
+    assert generator([request])[0].image.shape == (32, 32, 3)
+    # text_to_image shares the UNet (and its cache) through from_pipe: it runs with it too.
+    images = generator.text_to_image(["a cup"], "", [0], (32, 32))
+    assert images[0] is not None and images[0].shape == (32, 32, 3)
+    return counts
+
+
+@pytest.mark.parametrize("name", ["sd15-adapter", "sd15-controlnet"])
+def test_feature_caching_runs_the_deep_blocks_every_nth_step(pipelines, name):
+    import torch
+
+    from depthforge.generate.diffusion import Backend, DiffusionGenerator, DiffusionSettings
+
+    base, control = pipelines[name]
+    backend = Backend.T2I_ADAPTER if name.endswith("adapter") else Backend.CONTROLNET
+    calls = {}
+    for interval in (1, 2):
+        settings = DiffusionSettings(steps=4, resolution=32, cache_interval=interval)
+        cpu = torch.device("cpu")
+        generator = DiffusionGenerator(backend, str(base), str(control), settings, cpu, torch.float32, 1)
+        calls[interval] = unet_calls(generator)
+    assert calls[1] == {"deep": 8, "outer": 8}
+    assert calls[2] == {"deep": 4, "outer": 8}  # steps 0 and 2 whole; 1 and 3 reuse the deep features
+
+
+def test_feature_caching_and_compile_are_refused_together(pipelines, labelled):
+    result = generate(
+        labelled, "--conditions", "night", *diffusion_args(pipelines), "--cache-interval", "2", "--compile"
+    )
+    assert result.exit_code == 2 and "do not combine" in result.stderr
+
+
+def test_generate_objects_with_feature_caching(pipelines, tiny_models, tmp_path):
+    dataset = DatasetFolder(tmp_path / "objects")
+    teacher = str(tiny_models["depth-anything"])
+    args = ["--teacher", teacher, "--n", "2", "--cache-interval", "2", *diffusion_args(pipelines)]
+    result = runner.invoke(app, ["generate-objects", str(dataset.root), *args])
+    assert result.exit_code == 0, result.output
+    assert len(dataset.generated()) == 4 and dataset.generated()[0]["generator"]["cache_interval"] == 2
+
+
+def test_feature_caching_counts_steps_from_each_calls_first(pipelines):
+    import torch
+
+    from depthforge.generate.diffusion import Backend, DiffusionGenerator, DiffusionSettings
+
+    base, control = pipelines["sd15-controlnet"]
+    settings = DiffusionSettings(steps=4, resolution=32, strength=0.75, cache_interval=2)
+    cpu = torch.device("cpu")
+    generator = DiffusionGenerator(
+        Backend.CONTROLNET, str(base), str(control), settings, cpu, torch.float32, 1
+    )
+    generator.text_to_image(["a cup"], "", [0], (32, 32))  # a call that starts at step 0
+    # Image-to-image then runs steps 1-3 of 4: 1 and 3 whole, 2 cached (never step 1 from the
+    # features of the call before); text-to-image steps 0 and 2 whole.
+    assert unet_calls(generator) == {"deep": 2 + 2, "outer": 3 + 4}

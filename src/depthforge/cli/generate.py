@@ -55,6 +55,9 @@ ChannelsLast = Annotated[bool, typer.Option(help="Channels-last memory layout (f
 Compile = Annotated[
     bool, typer.Option("--compile", help="torch.compile the UNet and control network (fast path).")
 ]
+CacheInterval = Annotated[
+    int, typer.Option(min=1, help="Feature caching: the whole UNet every N-th step, 1 = off (fast path).")
+]
 SafetyChecker = Annotated[
     bool, typer.Option(help="Load SD 1.5's safety checker: flagged images are made again, then dropped.")
 ]
@@ -214,6 +217,7 @@ def generate(
     vae: Vae = None,
     channels_last: ChannelsLast = False,
     compile_: Compile = False,
+    cache_interval: CacheInterval = 1,
     safety_checker: SafetyChecker = False,
     seed: int = 0,
     batch_size: BatchSize = 4,
@@ -298,6 +302,7 @@ def generate_objects(
     vae: Vae = None,
     channels_last: ChannelsLast = False,
     compile_: Compile = False,
+    cache_interval: CacheInterval = 1,
     safety_checker: SafetyChecker = False,
     seed: int = 0,
     batch_size: BatchSize = 4,
