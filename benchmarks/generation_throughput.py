@@ -4,12 +4,16 @@ Both run the same full-size SD 1.5 + depth T2I-Adapter architecture (random weig
 does not depend on their values) at the same resolution and steps, side by side in one process,
 and both write PNGs. depthforge batches samples (one generator each) and reads and writes through
 its dataset; the loop calls the stock pipeline once per image. Both run on ``--device`` in
-``--dtype``; ``--channels-last`` and ``--compile`` turn on depthforge's fast path. The UNet's
-FLOPs per call are counted once with torch's FLOP counter; its achieved TFLOP/s are those FLOPs
-over each side's whole wall time (text encoder, adapter, VAE and writes included, so a lower
-bound), and with ``--peak-tflops`` (the device's dense peak in that dtype) their share of it.
+``--dtype``. depthforge's fast path: ``--channels-last``, ``--compile``, ``--cache-interval N``
+(feature caching), ``--scheduler`` with ``--fast-steps`` (its steps; the loop keeps ``--steps``
+with the pipeline's own scheduler). The UNet's FLOPs per call are counted once with torch's FLOP
+counter; its achieved TFLOP/s are those FLOPs over each side's whole wall time (text encoder,
+adapter, VAE and writes included, so a lower bound; with caching, only whole-UNet steps count),
+and with ``--peak-tflops`` (the device's dense peak in that dtype) their share of it.
 
     .venv/bin/python benchmarks/generation_throughput.py --images 4 --batch-size 4 --size 256 --steps 4
+    .venv/bin/python benchmarks/generation_throughput.py --images 4 --batch-size 4 --size 256 --steps 20 \
+        --channels-last --cache-interval 3 --scheduler unipc --fast-steps 10
     .venv/bin/python benchmarks/generation_throughput.py --device cuda --dtype bf16 --size 512 --steps 30 \
         --images 32 --batch-size 16 --channels-last --peak-tflops 989
 """
@@ -100,7 +104,12 @@ def plain_loop(
 
 def depthforge_generate(base: Path, adapter: Path, dataset: DatasetFolder, args: argparse.Namespace) -> float:
     settings = DiffusionSettings(
-        steps=args.steps, resolution=args.size, channels_last=args.channels_last, compile=args.compile
+        steps=args.fast_steps or args.steps,
+        resolution=args.size,
+        scheduler=args.scheduler,
+        channels_last=args.channels_last,
+        compile=args.compile,
+        cache_interval=args.cache_interval,
     )
     generator = DiffusionGenerator(
         Backend.T2I_ADAPTER,
@@ -134,6 +143,9 @@ def main() -> None:
     parser.add_argument("--dtype", default="fp32", help="fp32, bf16 or fp16 (both sides)")
     parser.add_argument("--channels-last", action="store_true")
     parser.add_argument("--compile", action="store_true")
+    parser.add_argument("--cache-interval", type=int, default=1, help="depthforge's feature caching")
+    parser.add_argument("--scheduler", help="depthforge's scheduler (unipc, dpm, ...)")
+    parser.add_argument("--fast-steps", type=int, help="depthforge's steps (default: --steps)")
     parser.add_argument("--peak-tflops", type=float, help="The device's dense peak in --dtype.")
     args = parser.parse_args()
     args.torch_device = resolve_device(args.device)
@@ -145,14 +157,18 @@ def main() -> None:
     loop = plain_loop(base, adapter, dataset, args, run / "plain")
     ours = depthforge_generate(base, adapter, dataset, args)
     n = args.images
+    ours_steps = args.fast_steps or args.steps
     fast = [name for name in ("channels_last", "compile") if getattr(args, name)]
+    fast += [f"cache interval {args.cache_interval}"] if args.cache_interval > 1 else []
+    fast += [f"{args.scheduler or 'default scheduler'} at {ours_steps} steps"] if args.fast_steps else []
     print(
         f"{n} images, {args.size} px, {args.steps} steps, batch {args.batch_size}, {args.torch_device} "
         f"{args.torch_dtype}, fast path: {', '.join(fast) or 'off'}"
     )
     batches = -(-n // args.batch_size)
+    whole_steps = -(-ours_steps // args.cache_interval)
     work = {"plain diffusers loop": unet_flops(base, args, 1) * args.steps * n}
-    work["depthforge generate"] = unet_flops(base, args, args.batch_size) * args.steps * batches
+    work["depthforge generate"] = unet_flops(base, args, args.batch_size) * whole_steps * batches
     for name, seconds in (("plain diffusers loop", loop), ("depthforge generate", ours)):
         tflops = work[name] / seconds / 1e12
         share = f", {tflops / args.peak_tflops:.1%} of peak" if args.peak_tflops else ""

@@ -40,11 +40,17 @@ def test_generation_throughput(tmp_path):
         "--size",
         "32",
         "--steps",
-        "1",
+        "2",
         "--work",
         str(tmp_path),
+        "--cache-interval",
+        "2",
+        "--scheduler",
+        "unipc",
+        "--fast-steps",
+        "3",
     )
-    assert "speed-up" in out
+    assert "fast path: cache interval 2, unipc at 3 steps" in out and "speed-up" in out
 
 
 def test_train_throughput(tmp_path):
