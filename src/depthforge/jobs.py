@@ -20,11 +20,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
-from tqdm import tqdm
-
 from depthforge.data.manifest import ManifestWriter, Row, part_path, read_rows
 from depthforge.io import remove_stale_temp_files, write_atomic
 from depthforge.locks import WriterLock
+from depthforge.progress import Progress
 
 if TYPE_CHECKING:
     from accelerate import PartialState
@@ -198,7 +197,7 @@ def run_job(
         summary = JobSummary(already_done=len(mine) - len(todo))
         with (
             ManifestWriter(part) as writer,
-            tqdm(total=len(todo), desc=stage, unit=unit, dynamic_ncols=True) as progress,
+            Progress(len(todo), stage, unit) as progress,
             ThreadPoolExecutor(max_workers=1) as finisher,
         ):
 

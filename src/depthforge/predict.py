@@ -14,7 +14,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
-from tqdm import tqdm
 
 from depthforge.data.manifest import ManifestWriter
 from depthforge.depth.model import DepthModel
@@ -29,6 +28,7 @@ from depthforge.io import (
     save_png,
 )
 from depthforge.locks import WriterLock
+from depthforge.progress import Progress
 
 INDEX_NAME = "predictions.jsonl"
 log = logging.getLogger(__name__)
@@ -121,7 +121,7 @@ def predict_images(
         with (
             ManifestWriter(index) as writer,
             ThreadPoolExecutor(max_workers=4) as readers,
-            tqdm(total=len(todo), unit="img", desc="predict", dynamic_ncols=True) as progress,
+            Progress(len(todo), "predict", "img") as progress,
         ):
             for batch in _batches(todo, batch_size):
                 loaded = list(readers.map(_read_or_report, [source for source, _ in batch]))

@@ -16,7 +16,7 @@ if TYPE_CHECKING:
     from depthforge.depth.model import DepthModel
     from depthforge.jobs import Shard
 
-app = typer.Typer(no_args_is_help=True, add_completion=False)
+app = typer.Typer(no_args_is_help=True, add_completion=False, rich_markup_mode=None)
 
 
 @app.callback()
