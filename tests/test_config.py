@@ -1,6 +1,6 @@
 import pytest
 
-from depthforge.config import ConfigError, load_config, parse_assignment
+from depthforge.config import ConfigError, changed_settings, load_config, parse_assignment
 
 PAPER = {
     "paper-dpt": ("dpt-large", 30000, 1e-6, 25000, 8, 384),
@@ -44,3 +44,18 @@ def test_errors_name_the_field():
         load_config(["paper-dpt"], [parse_assignment("optim.grad_accumulation=3")])
     with pytest.raises(ConfigError, match="key=value"):
         parse_assignment("optim.lr")
+
+
+def test_changed_settings_name_each_one_that_resume_refuses():
+    run = load_config(["paper-dpt"], [])
+    sets = ["optim.lr=2e-6", "optim.iterations=40000", "augment.hue=0.1", "log_every=5", "model=my/dpt"]
+    given = load_config(["paper-dpt"], [parse_assignment(a) for a in sets])
+    assert changed_settings(run, given) == [
+        "augment.hue: 0.02 (run) -> 0.1 (given)",
+        'model: "dpt-large" (run) -> "my/dpt" (given)',
+        "optim.lr: 1e-6 (run) -> 2e-6 (given)",
+    ]
+    assert (
+        changed_settings(run, load_config(["paper-dpt"], [parse_assignment("optim.grad_accumulation=2")]))
+        == []
+    )

@@ -5,6 +5,8 @@ override earlier ones key by key (nested sections merge): preset, then ``--confi
 ``--set key=value`` and the dedicated command-line options.
 """
 
+import json
+import re
 from importlib import resources
 from pathlib import Path
 from typing import Any, Literal
@@ -118,6 +120,55 @@ class FinetuneConfig(Strict):
         if (self.validate_every is None) != (self.validation is None):
             raise ValueError("validate_every and validation go together")
         return self
+
+
+RESUMABLE = frozenset(
+    {
+        "optim.iterations",
+        "optim.grad_accumulation",
+        "optim.mixed_precision",
+        "data.num_workers",
+        "data.strict",
+        "checkpoint_every",
+        "keep_checkpoints",
+        "log_every",
+        "validate_every",
+        "validation",
+        "max_bad_steps",
+    }
+)
+"""Settings that ``--resume`` may change: the length of the run (``optim.iterations``, to train
+longer), how a step is computed (accumulation, precision, loader workers: the same samples and the
+same loss), and bookkeeping (checkpoints, logs, validation, row checks). Every other setting decides
+what is trained and must stay the run's."""
+
+
+def changed_settings(run: FinetuneConfig, given: FinetuneConfig) -> list[str]:
+    """One line per setting outside ``RESUMABLE`` that differs: ``optim.lr: 1e-5 (run) -> 2e-5 (given)``."""
+    old, new = _flat(run.model_dump(mode="json")), _flat(given.model_dump(mode="json"))
+    return [
+        f"{key}: {_shown(old.get(key))} (run) -> {_shown(new.get(key))} (given)"
+        for key in sorted({*old, *new} - RESUMABLE)
+        if old.get(key) != new.get(key)
+    ]
+
+
+def _flat(document: dict[str, Any], prefix: str = "") -> dict[str, Any]:
+    """``{"a": {"b": 1}}`` -> ``{"a.b": 1}``; lists stay whole."""
+    flat: dict[str, Any] = {}
+    for key, value in document.items():
+        if isinstance(value, dict):
+            flat.update(_flat(value, f"{prefix}{key}."))
+        else:
+            flat[f"{prefix}{key}"] = value
+    return flat
+
+
+def _shown(value: Any) -> str:
+    """A value as YAML would take it back (``--set``): ``1e-5``, ``null``, ``[0.9, 0.999]``."""
+    if isinstance(value, float):
+        return re.sub(r"e([+-])0+(?=\d)", r"e\1", repr(value))
+    return json.dumps(value)
 
 
 class ConfigError(ValueError):

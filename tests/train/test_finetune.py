@@ -1,5 +1,6 @@
 import json
 import os
+import re
 import socket
 import subprocess
 import sys
@@ -13,9 +14,10 @@ from typer.testing import CliRunner
 from depthforge.cli import app
 from depthforge.config import load_config
 from depthforge.data.pairs import PairError
+from depthforge.jobs import SettingsMismatch
 from depthforge.locks import LockHeld
 from depthforge.train.checkpoint import checkpoints
-from depthforge.train.finetune import TrainingAborted, finetune
+from depthforge.train.finetune import Finetuner, TrainingAborted, finetune
 from tests.conftest import finished_pid, hold, make_dataset, run_config, smooth_image
 
 
@@ -242,12 +244,14 @@ def test_two_process_data_parallel_training(tiny_models, distill_set, tmp_path):
 def test_resume_refuses_a_different_run_and_trims_the_log(tiny_models, distill_set, tmp_path):
     base = run_config(tiny_models["dpt"], distill_set, checkpoint_every=4, log_every=2)
     finetune(load_config([], [base, {"optim": {"iterations": 6}}]), tmp_path / "run")
-    with pytest.raises(Exception, match=r"different optim\.batch_size"):
+    with pytest.raises(SettingsMismatch, match=r"\n  optim\.batch_size: 4 \(run\) -> 2 \(given\)\n"):
         finetune(
             load_config([], [base, {"optim": {"iterations": 8, "batch_size": 2}}]),
             tmp_path / "run",
             resume=True,
         )
+    with pytest.raises(SettingsMismatch, match=r"optim\.iterations 3 is below the run's step 6"):
+        finetune(load_config([], [base, {"optim": {"iterations": 3}}]), tmp_path / "run", resume=True)
     finetune(load_config([], [base, {"optim": {"iterations": 8}}]), tmp_path / "run", resume=True)
     steps = [row["step"] for row in metrics(tmp_path / "run")]
     assert steps == [2, 4, 6, 8]  # step 6 logged once: the log was cut back to the checkpoint at 4
@@ -290,3 +294,83 @@ def test_one_finetune_per_run_folder_and_a_killed_ones_leftovers_are_removed(
         holder.wait()
     finetune(config, run)
     assert not staging.exists() and not temp.exists()
+
+
+def tiny_command_line(run, dataset, model, *extra: str) -> list[str]:
+    """``depthforge finetune`` of 4 small steps (lr 1e-3, checkpoint at the end) into ``run``."""
+    return [
+        *("finetune", "--preset", "paper-dpt", "-m", str(model), "--data", str(dataset.root), "-o", str(run)),
+        *("--iterations", "4", "--lr", "1e-3", "--batch-size", "2", "--size", "56"),
+        *("--set", "data.num_workers=0", *extra),
+    ]
+
+
+def test_resume_refuses_changed_settings_one_line_each(tiny_models, distill_set, tmp_path):
+    runner, run = CliRunner(), tmp_path / "run"
+    first = tiny_command_line(run, distill_set, tiny_models["dpt"])
+    assert runner.invoke(app, first).exit_code == 0
+    saved = (run / "config.yaml").read_text()
+    changed = [*first, "--lr", "2e-5", "--iterations", "6", "--set", "loss.gradient_weight=0.5", "--resume"]
+    result = runner.invoke(app, changed)
+    assert result.exit_code == 2, result.output
+    assert result.stderr[result.stderr.index("error:") :].splitlines() == [
+        f"error: {run}: --resume continues the run with its own settings; these differ:",
+        "  loss.gradient_weight: 0.0 (run) -> 0.5 (given)",
+        "  optim.lr: 0.001 (run) -> 2e-5 (given)",
+        "resume without them, or train with them into another --out folder",
+    ]
+    assert (run / "config.yaml").read_text() == saved and [p.name for p in checkpoints(run)] == [
+        "step-0000004"
+    ]
+
+
+def test_resume_says_where_it_resumed_as_information_and_counts_its_own_steps(
+    tiny_models, distill_set, tmp_path
+):
+    runner, run = CliRunner(), tmp_path / "run"
+    first = tiny_command_line(run, distill_set, tiny_models["dpt"])
+    assert runner.invoke(app, first).exit_code == 0
+    result = runner.invoke(app, [*first, "--iterations", "6", "--resume"])
+    assert result.exit_code == 0, result.output
+    assert f"resumed from {run}/checkpoints/step-0000004 at step 4" in result.stdout.splitlines()
+    assert "trained 2 steps (4 -> 6, 0 skipped); student saved to" in result.stdout
+    assert "resumed" not in result.stderr and "ERROR" not in (run / "finetune.log").read_text()
+    assert "INFO depthforge: resumed from" in (run / "finetune.log").read_text()
+
+
+def test_a_condition_filter_that_leaves_no_hard_images_is_refused(distill_set, tmp_path):
+    # Refused with the data checks, before any model is loaded (the model does not exist).
+    config = load_config(
+        [], [run_config(tmp_path / "no-such-model", distill_set, data={"conditions": ["rain"]})]
+    )
+    with pytest.raises(
+        PairError, match=r"^data\.conditions \[rain\] leaves no hard images; the data has fog, night$"
+    ):
+        finetune(config, tmp_path / "run")
+
+
+@pytest.mark.parametrize(
+    "conditions,told",
+    [(None, "fog 3, night 3, easy 3"), (["night", "rain"], "night 3, easy 3"), ([], "easy 3")],
+)
+def test_the_pairs_per_condition_are_told_before_training(
+    tiny_models, distill_set, tmp_path, conditions, told
+):
+    config = load_config([], [run_config(tiny_models["dpt"], distill_set, data={"conditions": conditions})])
+    lines: list[str] = []
+    Finetuner(config, tmp_path / "run", inform=lines.append)
+    assert lines == [f"training pairs: {told}"]
+
+
+def test_help_gives_the_paper_presets_defaults():
+    text = " ".join(CliRunner().invoke(app, ["finetune", "--help"]).output.split())
+    text = re.sub(r"- (?=[a-z])", "-", text)  # words split at a hyphen by the wrapping
+    anything, dpt, zoe = (
+        load_config([p], []) for p in ("paper-depth-anything", "paper-dpt", "paper-zoedepth")
+    )
+    assert (
+        f"{anything.optim.iterations} for paper-depth-anything, {dpt.optim.iterations} for the others" in text
+    )
+    assert f"{anything.geometry.size} for paper-depth-anything, {dpt.geometry.size} for the others" in text
+    assert f"{dpt.optim.batch_size} ({zoe.optim.batch_size} for paper-zoedepth)" in text
+    assert anything.optim.lr == dpt.optim.lr == zoe.optim.lr == 1e-6 and "1e-6 in every paper preset" in text

@@ -1,12 +1,10 @@
 """`depthforge finetune`."""
 
+import logging
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import Annotated
 
 import typer
-
-if TYPE_CHECKING:
-    pass
 
 from depthforge.cli.common import app, log_to, show_error
 
@@ -30,7 +28,11 @@ def finetune(
         str | None, typer.Option("--model", "-m", help="The student's start: preset, hub id or folder.")
     ] = None,
     preset: Annotated[
-        str | None, typer.Option(help="paper-dpt, paper-midas, paper-zoedepth or paper-depth-anything.")
+        str | None,
+        typer.Option(
+            help="paper-dpt, paper-midas, paper-zoedepth or paper-depth-anything. Default (without "
+            "--config): the one of --model's family."
+        ),
     ] = None,
     config: Annotated[
         list[Path] | None, typer.Option("--config", help="YAML config on top of the preset (repeatable).")
@@ -38,14 +40,40 @@ def finetune(
     set_: Annotated[
         list[str] | None, typer.Option("--set", help="Override any field: optim.lr=1e-6 (repeatable).")
     ] = None,
-    iterations: Annotated[int | None, typer.Option(help="Optimiser steps.")] = None,
-    lr: Annotated[float | None, typer.Option(help="Learning rate.")] = None,
-    batch_size: Annotated[int | None, typer.Option(help="Samples per step, over all processes.")] = None,
-    size: Annotated[int | None, typer.Option(help="Side of the square training crop.")] = None,
+    iterations: Annotated[
+        int | None,
+        typer.Option(
+            help="Optimiser steps. Default: the preset's, 5000 for paper-depth-anything, 30000 for the "
+            "others."
+        ),
+    ] = None,
+    lr: Annotated[
+        float | None, typer.Option(help="Learning rate. Default: the preset's, 1e-6 in every paper preset.")
+    ] = None,
+    batch_size: Annotated[
+        int | None,
+        typer.Option(
+            help="Samples per step, over all processes. Default: the preset's, 8 (3 for paper-zoedepth)."
+        ),
+    ] = None,
+    size: Annotated[
+        int | None,
+        typer.Option(
+            help="Side of the square training crop; a multiple of the model processor's "
+            "ensure_multiple_of (14, the ViT patch, for Depth Anything; 32 for ZoeDepth). Default: the "
+            "preset's, 518 for paper-depth-anything, 384 for the others."
+        ),
+    ] = None,
     online_teacher: Annotated[str | None, typer.Option(help="Label on the fly with this model.")] = None,
     validation: Annotated[Path | None, typer.Option(help="Held-out dataset folder to score.")] = None,
     validate_every: Annotated[int | None, typer.Option(help="Steps between validations.")] = None,
-    resume: Annotated[bool, typer.Option(help="Continue from the run's last checkpoint.")] = False,
+    resume: Annotated[
+        bool,
+        typer.Option(
+            help="Continue from the run's last checkpoint, with its settings (a larger --iterations trains "
+            "longer; other changes are refused)."
+        ),
+    ] = False,
     strict: Annotated[
         bool, typer.Option("--strict", help="Refuse the run if any training row is unusable.")
     ] = False,
@@ -54,6 +82,7 @@ def finetune(
     from depthforge.config import ConfigError, load_config, parse_assignment
     from depthforge.data.pairs import PairError
     from depthforge.depth.model import ModelLoadError
+    from depthforge.jobs import SettingsMismatch
     from depthforge.locks import LockHeld
     from depthforge.train.finetune import TrainingAborted
     from depthforge.train.finetune import finetune as run_finetune
@@ -73,16 +102,22 @@ def finetune(
         if not preset and not config:
             preset = _family_preset(model)
         sources = ([preset] if preset else []) + [str(c) for c in config or []]
-        result = run_finetune(load_config(sources, overrides), out, resume, report=show_error)
-    except (ConfigError, PairError, ModelLoadError, LockHeld) as error:
+        settings = load_config(sources, overrides)
+        result = run_finetune(settings, out, resume, report=show_error, inform=_show_info)
+    except (ConfigError, PairError, ModelLoadError, LockHeld, SettingsMismatch) as error:
         show_error(str(error))
         raise typer.Exit(2) from error
     except TrainingAborted as error:
         show_error(str(error))
         raise typer.Exit(1) from error
-    typer.echo(
-        f"trained {result.steps} steps ({result.skipped_steps} skipped); student saved to {result.student}"
-    )
+    steps = f"{result.start_step} -> {result.start_step + result.steps}, {result.skipped_steps} skipped"
+    typer.echo(f"trained {result.steps} steps ({steps}); student saved to {result.student}")
+
+
+def _show_info(message: str) -> None:
+    """What the run does, on stdout and in the log file (problems go to ``show_error``)."""
+    logging.getLogger("depthforge").info(message)
+    typer.echo(message)
 
 
 def _family_preset(model: str | None) -> str:

@@ -9,6 +9,7 @@ number to checkpoint, and does not depend on the number of processes or workers.
 
 import logging
 import os
+from collections import Counter
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -122,6 +123,7 @@ def collect_pairs(
         if not source.path.is_dir():
             raise PairError(f"{source.path}: no such dataset folder")
     found = [(source, *_entries(DatasetFolder(source.path), config)) for source in config.sources]
+    _refuse_empty_filter(config, any(hard for _, _, hard, _ in found))
     everything = {entry for _, easy, hard, _ in found for entry in easy + hard}
     bad = {
         entry: f"{problem}; in the {entry.condition} pair of {entry.image.name}"
@@ -137,6 +139,28 @@ def collect_pairs(
             groups.append(entries)
             weights.append(source.weight * share)
     return groups, np.asarray(weights) / sum(weights)
+
+
+def _refuse_empty_filter(config: DataConfig, any_hard: bool) -> None:
+    """A condition filter that leaves no hard image would train on easy images only: refused,
+    naming the conditions the data has (``conditions: []`` asks for easy images only, on purpose)."""
+    if any_hard or not config.conditions:
+        return
+    present = sorted(
+        {row["condition"] for s in config.sources for row in DatasetFolder(s.path).generated() if row["kept"]}
+    )
+    limit = config.max_inconsistency
+    within = "" if limit is None else f" within max_inconsistency {limit}"
+    has = ", ".join(present) if present else "no hard images (run generate first)"
+    raise PairError(
+        f"data.conditions [{', '.join(config.conditions)}] leaves no hard images{within}; the data has {has}"
+    )
+
+
+def pair_counts(groups: list[list[PairEntry]]) -> dict[str, int]:
+    """Training pairs per condition: the hard conditions by name, then easy."""
+    counts = Counter(entry.condition for entry in {e for group in groups for e in group})
+    return dict(sorted(counts.items(), key=lambda item: (item[0] == "easy", item[0])))
 
 
 def _report_unusable(lines: list[str], total: int, strict: bool, report: Callable[[str], None]) -> None:

@@ -21,9 +21,8 @@ import torch
 import yaml
 from accelerate import Accelerator
 from torch.utils.data import DataLoader
-from tqdm import tqdm
 
-from depthforge.config import ConfigError, FinetuneConfig
+from depthforge.config import ConfigError, FinetuneConfig, changed_settings, load_config
 from depthforge.data.manifest import read_part
 from depthforge.data.pairs import (
     PairEntry,
@@ -31,11 +30,14 @@ from depthforge.data.pairs import (
     PositionSampler,
     collect_pairs,
     load_pair,
+    pair_counts,
 )
 from depthforge.depth.model import DepthModel
 from depthforge.depth.spaces import to_inverse_depth
 from depthforge.io import remove_stale_temp_files, write_atomic
+from depthforge.jobs import SettingsMismatch
 from depthforge.locks import WriterLock
+from depthforge.progress import Progress
 from depthforge.train.checkpoint import (
     checkpoint_dir,
     checkpoints,
@@ -58,8 +60,12 @@ class TrainingAborted(RuntimeError):
 class FinetuneResult:
     run: Path
     student: Path
+    start_step: int
+    """The run's step when this call began: 0, or the checkpoint it resumed from."""
     steps: int
+    """Optimiser steps this call ran (skipped ones included)."""
     skipped_steps: int
+    """Steps this call skipped for a non-finite loss."""
     last_loss: float | None
 
 
@@ -99,17 +105,27 @@ def _worker_init(_: int) -> None:
 
 
 class Finetuner:
-    """One fine-tuning run; ``run()`` trains from the start or from the last checkpoint."""
+    """One fine-tuning run; ``run()`` trains from the start or from the last checkpoint.
+
+    ``report`` gets the problems (unusable rows, skipped steps), ``inform`` what the run does (the
+    pairs per condition, where it resumed); only the main process informs.
+    """
 
     def __init__(
-        self, config: FinetuneConfig, run: Path, report: Callable[[str], None] = log.warning
+        self,
+        config: FinetuneConfig,
+        run: Path,
+        report: Callable[[str], None] = log.warning,
+        inform: Callable[[str], None] = log.info,
     ) -> None:
-        self.config, self.run_dir, self.report = config, run, report
+        self.config, self.run_dir, self.report, self.inform = config, run, report, inform
         self.accelerator = Accelerator(
             mixed_precision=mixed_precision(config.optim.mixed_precision), cpu=not torch.cuda.is_available()
         )
         # Everything that can be wrong with the data is found before a model is loaded.
         self.groups, self.probabilities = collect_pairs(config.data, report)
+        counts = ", ".join(f"{condition} {count}" for condition, count in pair_counts(self.groups).items())
+        self._inform(f"training pairs: {counts}")
         self.validation = self._validation_entries()
         device = self.accelerator.device
         self.student = DepthModel.from_pretrained(config.model, device=device, dtype=torch.float32).train()
@@ -138,6 +154,10 @@ class Finetuner:
         self.loss = SSILoss(config.loss.alignment, config.loss.gradient_weight, config.loss.gradient_scales)
         self.average = WeightAverage(self.student, optim.ema_decay) if optim.ema_decay else None
         self.step, self.skipped = 0, 0
+
+    def _inform(self, message: str) -> None:
+        if self.accelerator.is_main_process:
+            self.inform(message)
 
     def _freeze_unused(self) -> None:
         """Freeze parameters that never get a gradient (e.g. a backbone's mask token), found with one
@@ -181,6 +201,11 @@ class Finetuner:
             return
         self._check_same_run()
         state, trainer = load_checkpoint(found[-1], self.student, self.accelerator.process_index)
+        if trainer["step"] > self.config.optim.iterations:
+            raise SettingsMismatch(
+                f"{self.run_dir}: optim.iterations {self.config.optim.iterations} is below the run's step"
+                f" {trainer['step']}: give at least {trainer['step']}"
+            )
         self.optimizer.load_state_dict(state["optimizer"])
         self.scheduler.load_state_dict(state["scheduler"])
         if self.accelerator.scaler is not None and state["scaler"]:
@@ -189,21 +214,17 @@ class Finetuner:
             self.average.load_state_dict(state["ema"])
         self.step, self.skipped = trainer["step"], trainer["skipped_steps"]
         self._trim_metrics()
-        self.report(f"resumed from {found[-1]} at step {self.step}")
-
-    RESUME_KEYS = ("seed", "data", "geometry", "augment", "loss", "online_teacher")
-    """What must not change on resume: the data order and every sample depend on them (the
-    schedule, e.g. ``optim.iterations``, may change: extending a run is legitimate)."""
+        self._inform(f"resumed from {found[-1]} at step {self.step}")
 
     def _check_same_run(self) -> None:
-        saved = yaml.safe_load((self.run_dir / "config.yaml").read_text())
-        current = self.config.model_dump(mode="json")
-        changed = [key for key in self.RESUME_KEYS if saved.get(key) != current.get(key)]
-        for key in ("batch_size", "grad_accumulation", "ema_decay"):
-            if saved["optim"][key] != current["optim"][key]:
-                changed.append(f"optim.{key}")
+        """Refuse (``SettingsMismatch``) settings that differ from the run's, outside ``RESUMABLE``."""
+        changed = changed_settings(load_config([str(self.run_dir / "config.yaml")], []), self.config)
         if changed:
-            raise ConfigError(f"{self.run_dir}: cannot resume with a different {', '.join(changed)}")
+            lines = "".join(f"\n  {line}" for line in changed)
+            raise SettingsMismatch(
+                f"{self.run_dir}: --resume continues the run with its own settings; these differ:{lines}\n"
+                "resume without them, or train with them into another --out folder"
+            )
 
     def _trim_metrics(self) -> None:
         """Drop log rows past the checkpoint (those steps are trained again) and a row cut by a kill."""
@@ -335,6 +356,7 @@ class Finetuner:
             return self._run(resume)
 
     def _run(self, resume: bool) -> FinetuneResult:
+        """Resume (or refuse to overwrite a run), then train to ``optim.iterations``."""
         if resume:
             self._resume()
         elif checkpoints(self.run_dir):
@@ -347,15 +369,10 @@ class Finetuner:
         self.model, self.optimizer = self.accelerator.prepare(self.student, self.optimizer)
         batches = self._batches()
         iterations = self.config.optim.iterations
-        last = None
+        began, last = (self.step, self.skipped), None
         window = _Window()
-        progress = tqdm(
-            total=iterations,
-            initial=self.step,
-            desc="finetune",
-            unit="step",
-            disable=not self.accelerator.is_main_process,
-            dynamic_ncols=True,
+        progress = Progress(
+            iterations, "finetune", "step", initial=self.step, disable=not self.accelerator.is_main_process
         )
         with progress, (self.run_dir / "metrics.jsonl").open("a") as metrics:
             while self.step < iterations:
@@ -376,7 +393,7 @@ class Finetuner:
                 if self.step % self.config.checkpoint_every == 0 or self.step == iterations:
                     self._checkpoint()
                 progress.update(1)
-        return self._finish(last)
+        return self._finish(began, last)
 
     def _skip(self) -> None:
         self.skipped += 1
@@ -424,18 +441,24 @@ class Finetuner:
         )
         return result
 
-    def _finish(self, last: float | None) -> FinetuneResult:
+    def _finish(self, began: tuple[int, int], last: float | None) -> FinetuneResult:
+        """Save the student; ``began``: the step and skipped count this call began with."""
         student_dir = self.run_dir / "student"
         self.accelerator.wait_for_everyone()
         if self.accelerator.is_main_process:
             with self._as_saved():
                 self.accelerator.unwrap_model(self.model).save_pretrained(student_dir)
         self.accelerator.wait_for_everyone()
-        return FinetuneResult(self.run_dir, student_dir, self.step, self.skipped, last)
+        step, skipped = began
+        return FinetuneResult(self.run_dir, student_dir, step, self.step - step, self.skipped - skipped, last)
 
 
 def finetune(
-    config: FinetuneConfig, run: Path, resume: bool = False, report: Callable[[str], None] = log.warning
+    config: FinetuneConfig,
+    run: Path,
+    resume: bool = False,
+    report: Callable[[str], None] = log.warning,
+    inform: Callable[[str], None] = log.info,
 ) -> FinetuneResult:
     """Fine-tune ``config.model`` on ``config.data`` into ``run``; see :class:`Finetuner`."""
-    return Finetuner(config, run, report).run(resume)
+    return Finetuner(config, run, report, inform).run(resume)
