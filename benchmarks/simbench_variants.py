@@ -17,6 +17,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from depthforge.cli.pipeline import AppCommands
 from depthforge.depth.model import DepthModel
 from depthforge.evaluate.protocols import PROTOCOLS
 from depthforge.evaluate.readers import GenericFolder
@@ -49,7 +50,7 @@ def abs_rel(model: DepthModel, root: Path) -> dict[str, float]:
 def finetune(root: Path, name: str, sets: list[str], out: Path) -> Path:
     """The demo's own fine-tuning stage (read from ROOT/demo.yaml), into another run folder, with
     the variant's ``--set`` overrides last."""
-    _, stages = load_pipeline(root / "demo.yaml")
+    _, stages = load_pipeline(root / "demo.yaml", AppCommands())
     argv = next(stage.argv for stage in stages if stage.name == "finetune")
     run = out / f"{root.name}-{name}"
     argv = [arg for arg in argv if arg != "--resume"]

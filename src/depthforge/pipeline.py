@@ -8,15 +8,18 @@ would type. A YAML file looks like::
     stages:
       - name: label
         command: label
-        inputs: ["{workdir}/easy"]
-        args: {model: "{teacher}", out: "{workdir}/data"}
+        args: {inputs: ["{workdir}/easy"], model: "{teacher}", out: "{workdir}/data"}
       - name: generate
         command: generate
-        args: {dataset_path: "{workdir}/data", conditions: "night,fog", backend: physics}
+        args: {dataset: "{workdir}/data", conditions: "night,fog", backend: physics}
 
-``{workdir}`` and every ``vars`` entry are substituted in strings. ``args`` become ``--key value``
-options (``true`` -> ``--key``, ``false`` -> ``--no-key``, lists -> the option repeated), except
-keys named like a command's positional argument, listed in ``inputs`` (e.g. image folders).
+``{workdir}`` and every ``vars`` entry are substituted in strings. The keys of ``args`` are the
+command's argument names as its ``--help`` shows them, with ``_`` for ``-``: positional arguments by
+their name (``dataset``, ``inputs``), options without their dashes (``per_condition: 2`` is
+``--per-condition 2``; ``true`` / ``false`` turn a flag on / off; a list repeats the option). Every
+stage is checked before the first one runs: an unknown key or a value the command would refuse is
+named with its stage and file.
+
 A finished stage leaves ``WORKDIR/.stages/NAME.json`` with the hash of its command line; a rerun
 skips it while the hash is the same and no earlier stage ran again, so a rerun resumes. A changed
 stage runs again and so does every stage after it; one whose outputs were made with other settings
@@ -25,19 +28,35 @@ stage runs again and so does every stage after it; one whose outputs were made w
 
 import hashlib
 import json
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
+from difflib import get_close_matches
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from depthforge.io import YamlReadError, read_yaml
-
-POSITIONAL = {"dataset_path"}
-"""Argument names that commands take as positional arguments rather than options."""
 
 
 class PipelineError(ValueError):
     """A pipeline file is malformed or a stage failed."""
+
+
+@dataclass(frozen=True)
+class Signature:
+    """How a command takes its arguments: its positional argument names, in order, and for each
+    option key its flag and the flag that turns it off (None for a flag without one)."""
+
+    positional: tuple[str, ...]
+    options: dict[str, tuple[str, str | None]]
+
+
+class CommandLine(Protocol):
+    def signature(self, words: list[str]) -> Signature | None:
+        """The signature of the command named by ``words`` (``["sim", "render"]``); None if unknown."""
+
+    def check(self, argv: list[str]) -> str | None:
+        """Why the command line ``argv`` would be refused, or None: parsed, never run."""
 
 
 @dataclass(frozen=True)
@@ -63,26 +82,34 @@ def _substitute(value: Any, variables: dict[str, str]) -> Any:
     return value
 
 
-def _options(args: dict[str, Any]) -> list[str]:
-    argv: list[str] = []
+def _argv(words: list[str], args: dict[str, Any], signature: Signature) -> list[str]:
+    """The command line of a stage: its command, positional arguments in order, then options."""
+    unknown = [key for key in args if key not in signature.positional and key not in signature.options]
+    if unknown:
+        known = [*signature.positional, *signature.options]
+        close = get_close_matches(unknown[0], known, n=1)
+        hint = f" (did you mean '{close[0]}'?)" if close else f"; it takes {', '.join(known)}"
+        raise PipelineError(f"unknown key '{unknown[0]}' for `depthforge {' '.join(words)}`{hint}")
+    argv = list(words)
+    for key in signature.positional:
+        value = args.get(key)
+        argv += [str(v) for v in value] if isinstance(value, list) else [] if value is None else [str(value)]
     for key, value in args.items():
-        flag = "--" + key.replace("_", "-")
-        if key in POSITIONAL:
-            argv.insert(0, str(value))
-        elif value is True:
+        if key in signature.positional or value is None:
+            continue
+        flag, off = signature.options[key]
+        if value is True:
             argv.append(flag)
         elif value is False:
-            argv.append("--no-" + key.replace("_", "-"))
-        elif isinstance(value, list):
-            for item in value:
+            argv += [off] if off else []
+        else:
+            for item in value if isinstance(value, list) else [value]:
                 argv += [flag, str(item)]
-        elif value is not None:
-            argv += [flag, str(value)]
     return argv
 
 
-def load_pipeline(path: Path) -> tuple[Path, list[Stage]]:
-    """The work folder and the stages of a pipeline file."""
+def load_pipeline(path: Path, commands: CommandLine) -> tuple[Path, list[Stage]]:
+    """The work folder and the stages of a pipeline file, every stage checked by ``commands``."""
     try:
         document = read_yaml(path, "pipeline") or {}
     except YamlReadError as error:
@@ -91,12 +118,12 @@ def load_pipeline(path: Path) -> tuple[Path, list[Stage]]:
     if "workdir" not in document or not stages or not isinstance(stages, list):
         raise PipelineError(f"{path}: a pipeline needs 'workdir' and a list of 'stages'")
     try:
-        return _stages(document)
+        return _stages(document, commands)
     except PipelineError as error:
         raise PipelineError(f"{path}: {error}") from error
 
 
-def _stages(document: dict[str, Any]) -> tuple[Path, list[Stage]]:
+def _stages(document: dict[str, Any], commands: CommandLine) -> tuple[Path, list[Stage]]:
     """The work folder and the stages of a pipeline document, its variables filled in."""
     variables = {key: str(value) for key, value in (document.get("vars") or {}).items()}
     variables["workdir"] = str(document["workdir"])
@@ -107,20 +134,44 @@ def _stages(document: dict[str, Any]) -> tuple[Path, list[Stage]]:
         if not name or not command or name in names:
             raise PipelineError(f"every stage needs a unique 'name' and a 'command' ({entry})")
         names.add(name)
-        args = _substitute(entry.get("args") or {}, variables)
-        inputs = [str(i) for i in _substitute(entry.get("inputs") or [], variables)]
-        stages.append(Stage(name, [*str(command).split(), *inputs, *_options(args)]))
+        stages.append(Stage(name, _checked_argv(name, str(command).split(), entry, variables, commands)))
     return Path(variables["workdir"]), stages
 
 
-def run_pipeline(
-    path: Path, invoke: Callable[[list[str]], int], report: Callable[[str], None] = print, force: bool = False
+def _checked_argv(
+    name: str, words: list[str], entry: dict[str, Any], variables: dict[str, str], commands: CommandLine
 ) -> list[str]:
-    """Run the stages in order through ``invoke(argv) -> exit status``; return the names run.
+    """A stage's command line, refused (naming the stage and the key) if its command would refuse it."""
+    signature = commands.signature(words)
+    if signature is None:
+        raise PipelineError(f"stage '{name}': unknown command '{' '.join(words)}'")
+    args = entry.get("args") or {}
+    if not isinstance(args, dict):
+        raise PipelineError(f"stage '{name}': 'args' must be a mapping of argument names to values")
+    try:
+        argv = _argv(words, _substitute(args, variables), signature)
+    except PipelineError as error:
+        raise PipelineError(f"stage '{name}': {error}") from error
+    if problem := commands.check(argv):
+        # The command names its options as flags; the file names them as keys.
+        problem = re.sub(r"'--([a-z0-9-]+)'", lambda m: "'" + m.group(1).replace("-", "_") + "'", problem)
+        raise PipelineError(f"stage '{name}': {problem}")
+    return argv
+
+
+def run_pipeline(
+    path: Path,
+    invoke: Callable[[list[str]], int],
+    commands: CommandLine,
+    report: Callable[[str], None] = print,
+    force: bool = False,
+) -> list[str]:
+    """Check every stage, then run them in order through ``invoke(argv) -> exit status``; return
+    the names run.
 
     A stage whose status is not 0 stops the pipeline (its work is kept; a rerun resumes it).
     """
-    workdir, stages = load_pipeline(path)
+    workdir, stages = load_pipeline(path, commands)
     markers = workdir / ".stages"
     markers.mkdir(parents=True, exist_ok=True)
     ran: list[str] = []

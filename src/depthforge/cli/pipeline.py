@@ -1,19 +1,68 @@
 """`depthforge run`, `depthforge demo` and `depthforge make-tiny-model`."""
 
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
 if TYPE_CHECKING:
-    pass
+    from depthforge.pipeline import Signature
 
 from depthforge.cli.common import app, show_error
 
 
+def key_of(flag: str) -> str:
+    """The pipeline key of an option: ``--per-condition`` -> ``per_condition``."""
+    return flag[2:].replace("-", "_")
+
+
+class AppCommands:
+    """The ``CommandLine`` of a pipeline: depthforge's own commands, read from typer's command tree
+    (by duck typing: typer may bring click or its own copy of it)."""
+
+    def _command(self, argv: list[str]) -> tuple[Any, int]:
+        """The command that ``argv`` starts with (None if there is none), and how many words name it."""
+        command: Any = typer.main.get_command(app)
+        used = 0
+        while isinstance(getattr(command, "commands", None), dict):
+            command = command.commands.get(argv[used]) if used < len(argv) else None
+            used += 1
+        return command, used
+
+    def signature(self, words: list[str]) -> "Signature | None":
+        from depthforge.pipeline import Signature
+
+        command, used = self._command(words)
+        if command is None or used != len(words):
+            return None
+        positional = tuple(
+            (p.metavar or p.name).lower() for p in command.params if p.param_type_name == "argument"
+        )
+        options = {
+            key_of(flag): (flag, next(iter(p.secondary_opts), None))
+            for p in command.params
+            if p.param_type_name == "option" and p.name != "help"
+            for flag in [next((o for o in p.opts if o.startswith("--")), None)]
+            if flag
+        }
+        return Signature(positional, options)
+
+    def check(self, argv: list[str]) -> str | None:
+        command, used = self._command(argv)
+        if command is None:
+            return f"unknown command '{' '.join(argv[:used])}'"
+        try:
+            command.make_context(" ".join(argv[:used]), argv[used:])
+        except Exception as error:
+            if not hasattr(error, "format_message"):  # not a usage error of click's
+                raise
+            return error.format_message()
+        return None
+
+
 @app.command("run")
 def run_config(
-    config: Annotated[Path, typer.Argument(help="A pipeline YAML (see configs/).")],
+    config: Annotated[Path, typer.Argument(metavar="CONFIG", help="A pipeline YAML (see configs/).")],
     force: Annotated[bool, typer.Option(help="Run every stage again, even the complete ones.")] = False,
 ) -> None:
     """Run the method end to end from one YAML file; complete stages are skipped, so a rerun resumes."""
@@ -29,7 +78,7 @@ def run_config(
         return result if isinstance(result, int) else 0
 
     try:
-        ran = run_pipeline(config, invoke, report=typer.echo, force=force)
+        ran = run_pipeline(config, invoke, AppCommands(), report=typer.echo, force=force)
     except PipelineError as error:
         show_error(str(error))
         raise typer.Exit(1) from error
@@ -63,8 +112,8 @@ def demo(
 
 @app.command("make-tiny-model")
 def make_tiny_model(
-    arch: Annotated[str, typer.Argument(help="dpt, depth-anything or zoedepth.")],
-    out: Annotated[Path, typer.Argument(help="Folder to save the model to.")],
+    arch: Annotated[str, typer.Argument(metavar="ARCH", help="dpt, depth-anything or zoedepth.")],
+    out: Annotated[Path, typer.Argument(metavar="OUT", help="Folder to save the model to.")],
     seed: int = 0,
 ) -> None:
     """Save a tiny, UNTRAINED depth network (real architecture, random weights) for smoke runs."""
