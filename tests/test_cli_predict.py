@@ -1,6 +1,7 @@
 import json
 
 import numpy as np
+import pytest
 from PIL import Image
 from typer.testing import CliRunner
 
@@ -68,10 +69,34 @@ def test_another_model_into_the_same_folder_is_refused(tiny_models, tmp_path):
     assert other.exit_code == 2 and "holds predictions of model" in other.stderr
 
 
-def test_unknown_model_is_one_clear_line(tmp_path):
+def test_unknown_model_is_one_clear_line_with_the_fix(tmp_path):
+    Image.fromarray(smooth_image(16, 16)).save(tmp_path / "a.png")
     result = runner.invoke(
         app, ["predict", str(tmp_path), "--model", "nobody/nothing", "--out", str(tmp_path / "o")]
     )
-    assert result.exit_code == 2
-    assert "cannot load depth model 'nobody/nothing'" in result.stderr
+    assert result.exit_code == 2 and len(result.stderr.splitlines()) == 1
+    expected = (
+        "cannot load depth model 'nobody/nothing': it is not in the local cache and the hub cannot be "
+        "reached (HF_HUB_OFFLINE=1 is set); download it where there is a network "
+        "(`hf download nobody/nothing`)"
+    )
+    assert expected in result.stderr
     assert "Traceback" not in result.output
+    typo = runner.invoke(
+        app, ["predict", str(tmp_path), "--model", "depth-anything-v2-smal", "--out", str(tmp_path / "o")]
+    )
+    assert typo.exit_code == 2 and "did you mean 'depth-anything-v2-small'?" in typo.stderr
+    assert not (tmp_path / "o").exists()
+
+
+def test_inputs_without_images_stop_before_the_model_loads(tmp_path, monkeypatch):
+    from depthforge.depth.model import DepthModel
+
+    monkeypatch.setattr(DepthModel, "from_pretrained", lambda *a, **k: pytest.fail("model loaded"))
+    (tmp_path / "empty").mkdir()
+    for command in ("predict", "label"):
+        result = runner.invoke(
+            app, [command, str(tmp_path / "empty"), "-m", "simbench-teacher", "-o", str(tmp_path / "out")]
+        )
+        assert result.exit_code == 2 and f"no images in {tmp_path / 'empty'}" in result.stderr
+        assert not (tmp_path / "out").exists()

@@ -43,3 +43,17 @@ def test_object_maps_beside_the_images_come_along_and_bad_ones_are_named(tiny_mo
     rows = {row["id"]: row for row in dataset.labels()}
     assert rows["s1"]["objects"] is None
     np.testing.assert_array_equal(np.asarray(Image.open(dataset.root / rows["s0"]["objects"])), instances)
+
+
+def test_nearly_constant_labels_are_warned_about():
+    from depthforge.label import flat_label_warning
+
+    def row(low, high):
+        stats = {"min": low, "max": high, "median": (low + high) / 2}
+        return {"label": f"labels/{low}.npy", "label_stats": stats, "teacher": "simbench-teacher"}
+
+    flat, varied = row(0.996, 1.055), row(0.1, 3.0)
+    warning = flat_label_warning([flat, flat, varied])
+    assert warning and warning.startswith("2 of 3 labels are nearly constant")
+    assert "labels/0.996.npy: 0.996 to 1.055" in warning and "simbench-teacher" in warning
+    assert flat_label_warning([flat, varied, varied]) is None and flat_label_warning([]) is None

@@ -76,6 +76,30 @@ def label_row(
     }
 
 
+FLAT_SPREAD = 0.1
+"""A label whose values span less than this share of their median is nearly constant."""
+
+
+def flat_label_warning(rows: list[Row]) -> str | None:
+    """A warning when most labels are nearly constant: the teacher sees almost no depth in the
+    images (e.g. ``simbench-teacher``, trained on renders only, on real photos)."""
+    flat = [
+        row
+        for row in rows
+        if (stats := row["label_stats"])["median"] is not None
+        and stats["max"] - stats["min"] < FLAT_SPREAD * max(abs(stats["median"]), 1e-12)
+    ]
+    if not rows or len(flat) * 2 <= len(rows):
+        return None
+    stats = flat[0]["label_stats"]
+    return (
+        f"{len(flat)} of {len(rows)} labels are nearly constant (values within {FLAT_SPREAD:.0%} of their "
+        f"median; {flat[0]['label']}: {stats['min']:.4g} to {stats['max']:.4g}): the teacher "
+        f"{rows[0]['teacher']} sees almost no depth in these images, so training on them teaches "
+        "little; a teacher trained on real photos (e.g. depth-anything-v2-small) fits them better"
+    )
+
+
 def label_images(
     inputs: Iterable[str | Path],
     model: DepthModel,

@@ -1,6 +1,7 @@
 """Short preset names for the supported depth networks, and how a model name is resolved."""
 
 from dataclasses import dataclass
+from difflib import get_close_matches
 from pathlib import Path
 
 from depthforge.depth.spaces import DepthSpace
@@ -47,10 +48,16 @@ scenes by ``scripts/train_sim_teacher.py``."""
 def resolve(name: str) -> tuple[str, DepthSpace | None]:
     """A preset name, local folder or hub id -> what ``from_pretrained`` loads, and the known space.
 
-    A local folder wins over a preset of the same name; anything else is passed on as a hub id.
+    A local folder wins over a preset of the same name; anything else is passed on as a hub id,
+    except a path that does not exist and a near miss of a preset name (ValueError: did you mean).
     """
     if Path(name).is_dir():
         return name, None
+    if name.startswith((".", "/", "~")):
+        raise ValueError(f"{name}: no such folder")
+    known = [*BUNDLED, *PRESETS]
+    if "/" not in name and name not in known and (close := get_close_matches(name, known, n=1, cutoff=0.8)):
+        raise ValueError(f"unknown model '{name}': did you mean '{close[0]}'?")
     if name in BUNDLED:
         return str(BUNDLED[name]), DepthSpace.RELATIVE_INVERSE_DEPTH
     if name in PRESETS:

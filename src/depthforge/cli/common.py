@@ -1,6 +1,7 @@
 """The command line's app and what its commands share: logging, errors, devices, shards."""
 
 import logging
+import os
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -16,7 +17,23 @@ if TYPE_CHECKING:
     from depthforge.depth.model import DepthModel
     from depthforge.jobs import Shard
 
+QUIET_LIBRARIES = {
+    "HF_HUB_DISABLE_PROGRESS_BARS": "1",
+    "TRANSFORMERS_VERBOSITY": "error",
+    "DIFFUSERS_VERBOSITY": "error",
+}
+"""Set (unless the user set them) before the libraries load: no download and weight-loading bars,
+no advice; depthforge prints its own progress."""
+
 app = typer.Typer(no_args_is_help=True, add_completion=False, rich_markup_mode=None)
+
+
+def _show_version(wanted: bool) -> None:
+    if wanted:
+        from importlib.metadata import version
+
+        typer.echo(f"depthforge {version('depthforge')}")
+        raise typer.Exit()
 
 
 @app.callback()
@@ -24,9 +41,15 @@ def main(
     png_compression: Annotated[
         int, typer.Option(min=0, max=9, help="zlib level of the PNGs written: 1 is fast, 9 small.")
     ] = 1,
+    version: Annotated[
+        bool, typer.Option("--version", callback=_show_version, is_eager=True, help="Print the version.")
+    ] = False,
 ) -> None:
     """depthforge: make monocular depth networks robust to hard conditions, without real data of them."""
     from depthforge.io import PNG_COMPRESSION
+
+    for key, value in QUIET_LIBRARIES.items():
+        os.environ.setdefault(key, value)
 
     PNG_COMPRESSION["level"] = png_compression
 
@@ -90,6 +113,21 @@ def launch(shard: str, device: str) -> tuple["Shard", str]:
     except ValueError as error:
         show_error(str(error))
         raise typer.Exit(2) from error
+
+
+def require_images(inputs: list[Path]) -> None:
+    """Before a model loads or a folder is made: when ``inputs`` hold no image, name the problems
+    found, one error line, exit status 2."""
+    from depthforge.io import IMAGE_SUFFIXES, find_images
+
+    images, problems = find_images(inputs)
+    if images:
+        return
+    for problem in problems:
+        show_error(problem)
+    where = ", ".join(map(str, inputs))
+    show_error(f"no images in {where} (looked for {', '.join(sorted(IMAGE_SUFFIXES))}, and .txt/.lst lists)")
+    raise typer.Exit(2)
 
 
 def split(text: str) -> list[str]:

@@ -12,6 +12,7 @@ from transformers import AutoImageProcessor, AutoModelForDepthEstimation, Pretra
 from depthforge import registry
 from depthforge.depth.preprocess import Preprocessing
 from depthforge.depth.spaces import DepthSpace
+from depthforge.hub import load_failure
 
 SPACE_CONFIG_KEY = "depthforge_depth_space"
 """Config attribute in which a saved model records the space of its output."""
@@ -91,7 +92,7 @@ class DepthModel(nn.Module):
             net = AutoModelForDepthEstimation.from_pretrained(source, revision=revision, dtype=dtype)
             processor = AutoImageProcessor.from_pretrained(source, revision=revision)
         except (OSError, ValueError) as error:
-            raise ModelLoadError(f"cannot load depth model '{name}' (from '{source}'): {error}") from error
+            raise ModelLoadError(load_failure("depth model", source, error)) from error
         resolved = DepthSpace(space) if space else preset_space or infer_space(net.config)
         return cls(net.to(device).eval(), processor, resolved, name)
 

@@ -7,6 +7,7 @@ depend on the samples it is batched with.
 """
 
 from collections import defaultdict
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, replace
 from enum import StrEnum
 from typing import Any
@@ -18,6 +19,7 @@ from PIL import Image
 from depthforge.generate.control import control_image, generation_size, to_source_size
 from depthforge.generate.request import Generated, Request
 from depthforge.generate.seeds import torch_generator
+from depthforge.hub import load_failure
 
 
 class Backend(StrEnum):
@@ -97,11 +99,17 @@ def detect_family(base_model: str) -> Family:
     """SD 1.5 or SDXL, from the base model's ``model_index.json``."""
     from diffusers import DiffusionPipeline
 
-    try:
-        config = DiffusionPipeline.load_config(base_model)
-    except (OSError, ValueError) as error:
-        raise DiffusionLoadError(f"cannot load diffusion model '{base_model}': {error}") from error
+    config = _loaded("diffusion model", base_model, DiffusionPipeline.load_config)
     return Family.SDXL if "XL" in config.get("_class_name", "") else Family.SD15
+
+
+def _loaded(kind: str, name: str, load: Callable[..., Any], **kwargs: Any) -> Any:
+    """``load(name, **kwargs)``; a failure becomes a ``DiffusionLoadError`` that names the model and,
+    when the hub could not be reached, what to do."""
+    try:
+        return load(name, **kwargs)
+    except (OSError, ValueError) as error:
+        raise DiffusionLoadError(load_failure(kind, name, error)) from error
 
 
 def _to_uint8(image: np.ndarray) -> np.ndarray:
@@ -158,19 +166,21 @@ class DiffusionGenerator:
         self.backend, self.family, self.settings, self.batch_size = backend, family, settings, batch_size
         control_class = diffusers.T2IAdapter if backend is Backend.T2I_ADAPTER else diffusers.ControlNetModel
         key = "adapter" if backend is Backend.T2I_ADAPTER else "controlnet"
-        try:
-            control = control_class.from_pretrained(self.control_model, dtype=dtype)
-            components = {key: control}
-            if settings.vae:
-                components["vae"] = diffusers.AutoencoderKL.from_pretrained(settings.vae, dtype=dtype)
-            pipeline_class = _pipeline_class(backend, family, settings.strength is not None)
-            self.pipe = pipeline_class.from_pretrained(
-                self.base_model, dtype=dtype, **components, **self._safety_kwargs()
+        control = _loaded(backend.value, self.control_model, control_class.from_pretrained, dtype=dtype)
+        components = {key: control}
+        if settings.vae:
+            components["vae"] = _loaded(
+                "VAE", settings.vae, diffusers.AutoencoderKL.from_pretrained, dtype=dtype
             )
-        except (OSError, ValueError) as error:
-            raise DiffusionLoadError(
-                f"cannot load {backend} pipeline ({self.base_model}, {self.control_model}): {error}"
-            ) from error
+        pipeline_class = _pipeline_class(backend, family, settings.strength is not None)
+        self.pipe = _loaded(
+            "base model",
+            self.base_model,
+            pipeline_class.from_pretrained,
+            dtype=dtype,
+            **components,
+            **self._safety_kwargs(),
+        )
         check_dtypes(self.pipe, dtype)
         if settings.scheduler:
             scheduler_class = getattr(diffusers, SCHEDULERS[settings.scheduler])
