@@ -215,6 +215,11 @@ def test_physics_backend(labelled):
     assert result.exit_code == 0, result.output
     rows = labelled.generated()
     assert len(rows) == 12 and all(row["prompt"] == "" and "severity" in row["params"] for row in rows)
+    scores = sorted(row["inconsistency"] for row in rows if row["condition"] == "fog")
+    fog = next(line for line in result.stdout.splitlines() if line.startswith("fog "))
+    assert fog.split()[:5] == ["fog", "3", "0", "0", "0"]  # images, flagged, dropped, skipped
+    assert fog.endswith(f"median {scores[1]:.3f}, worst {scores[2]:.3f}")
+    assert "0 = the same structure, about 0.8 = unrelated" in result.stdout
 
 
 def test_generate_objects_draws_labels_and_transforms(pipelines, tiny_models, tmp_path):

@@ -38,6 +38,28 @@ def _finalize(dataset: "DatasetFolder", settings: dict) -> None:
         dataset.write_card(settings)
 
 
+def _show_conditions(dataset: "DatasetFolder") -> None:
+    """Per condition, the images the dataset holds and their consistency scores."""
+    from depthforge.data.dataset import summarise_conditions
+
+    summaries = summarise_conditions(dataset.generated())
+    typer.echo(
+        f"{'condition':12s} {'images':>7s} {'flagged':>8s} {'dropped':>8s} {'skipped':>8s}  inconsistency"
+    )
+    for c in summaries:
+        scores = (
+            f"median {c.median_inconsistency:.3f}, worst {c.worst_inconsistency:.3f}"
+            if c.median_inconsistency is not None and c.worst_inconsistency is not None
+            else "not scored"
+        )
+        typer.echo(f"{c.condition:12s} {c.kept:7d} {c.flagged:8d} {c.dropped:8d} {c.skipped:8d}  {scores}")
+    if any(c.median_inconsistency is not None for c in summaries):
+        typer.echo(
+            "(inconsistency: the teacher's depth of a generated image against its label, 0 = the same "
+            "structure, about 0.8 = unrelated; --max-inconsistency X flags those above X)"
+        )
+
+
 BackendOption = Annotated[str, typer.Option(help="t2i-adapter (the paper's), controlnet or physics.")]
 BaseModel = Annotated[str | None, typer.Option(help="Stable Diffusion 1.5 or SDXL: hub id or folder.")]
 ControlModel = Annotated[str | None, typer.Option(help="Depth T2I-Adapter or ControlNet: hub id or folder.")]
@@ -51,7 +73,9 @@ Strength = Annotated[
 ]
 Scheduler = Annotated[str | None, typer.Option(help="ddim, pndm, unipc, dpm, euler or euler-a.")]
 Vae = Annotated[str | None, typer.Option(help="Another VAE; for fp16 SDXL: madebyollin/sdxl-vae-fp16-fix.")]
-ChannelsLast = Annotated[bool, typer.Option(help="Channels-last memory layout (fast path).")]
+ChannelsLast = Annotated[
+    bool, typer.Option("--channels-last", help="Channels-last memory layout (fast path).")
+]
 Compile = Annotated[
     bool, typer.Option("--compile", help="torch.compile the UNet and control network (fast path).")
 ]
@@ -59,7 +83,10 @@ CacheInterval = Annotated[
     int, typer.Option(min=1, help="Feature caching: the whole UNet every N-th step, 1 = off (fast path).")
 ]
 SafetyChecker = Annotated[
-    bool, typer.Option(help="Load SD 1.5's safety checker: flagged images are made again, then dropped.")
+    bool,
+    typer.Option(
+        "--safety-checker", help="Load SD 1.5's safety checker: flagged images are made again, then dropped."
+    ),
 ]
 Teacher = Annotated[
     str | None, typer.Option(help="Depth model for the consistency score (default: the labels').")
@@ -68,10 +95,12 @@ MaxInconsistency = Annotated[
     float | None, typer.Option(help="Flag samples whose consistency score is above.")
 ]
 PromptBanks = Annotated[
-    list[Path] | None, typer.Option("--prompt-bank", help="Extra prompt bank YAML (repeatable).")
+    list[Path] | None,
+    typer.Option("--prompt-bank", metavar="YAML", help="Extra prompt bank YAML (repeatable)."),
 ]
 Prompts = Annotated[
-    list[str] | None, typer.Option("--prompt", help="A free prompt, 'condition: text' (repeatable).")
+    list[str] | None,
+    typer.Option("--prompt", metavar="TEXT", help="A free prompt, 'condition: text' (repeatable)."),
 ]
 BatchSize = Annotated[int, typer.Option(min=1, help="Samples per pipeline call.")]
 
@@ -120,6 +149,9 @@ def _generator(
                 known = ", ".join(CONDITIONS)
                 raise ValueError(f"the physics backend cannot render {', '.join(unknown)}; it knows {known}")
             return PhysicsGenerator()
+        from diffusers.utils.logging import disable_progress_bar
+
+        disable_progress_bar()  # "Loading pipeline components": no environment variable turns it off
         settings = DiffusionSettings(**options.sampling)
         torch_device = resolve_device(device)
         family = Family(options.family) if options.family else None
@@ -205,7 +237,9 @@ def generate(
     teacher: Teacher = None,
     consistency: Annotated[bool, typer.Option(help="Score each sample's structure consistency.")] = True,
     max_inconsistency: MaxInconsistency = None,
-    drop_inconsistent: Annotated[bool, typer.Option(help="Drop (do not keep) flagged samples.")] = False,
+    drop_inconsistent: Annotated[
+        bool, typer.Option("--drop-inconsistent", help="Drop (do not keep) flagged samples.")
+    ] = False,
     prompt_bank: PromptBanks = None,
     prompt: Prompts = None,
     steps: Steps = 30,
@@ -270,6 +304,7 @@ def generate(
         },
     )
     skipped = sum(1 for row in dataset.generated() if row.get("skipped"))
+    _show_conditions(dataset)
     finish(
         len(summary.failed),
         f"{summary.done} generated into {dataset_path}; {summary.already_done} already there"
@@ -367,6 +402,7 @@ def generate_objects(
             "object_bank": str(object_bank or "built-in"),
         },
     )
+    _show_conditions(dataset)
     finish(
         len(scenes.failed) + len(summary.failed),
         f"{scenes.done} object scenes and {summary.done} {'/'.join(wanted)} samples into {dataset_path}",

@@ -20,7 +20,7 @@ Reading it back takes two lines:
 """
 
 import json
-from collections import Counter
+from collections import defaultdict
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -89,25 +89,23 @@ class DatasetFolder:
 
     def write_card(self, settings: dict[str, Any]) -> None:
         """The dataset card, ``README.md``: what made the data, and how much there is."""
-        labels, generated = self.labels(), self.generated()
-        kept = Counter(row["condition"] for row in generated if row["kept"])
-        skipped = Counter(row["condition"] for row in generated if row.get("skipped"))
-        dropped = Counter(row["condition"] for row in generated if not row["kept"] and not row.get("skipped"))
         lines = [
             "# depthforge dataset",
             "",
             "Easy images labelled by a depth network, and hard images generated from them that share",
-            "their labels (see the depthforge README). Read it with",
-            "`DatasetFolder(path).samples()` or `datasets.load_dataset('imagefolder', data_dir=path)`.",
+            "their labels (see the depthforge README). Read it with `DatasetFolder(path).samples()`,",
+            "or, with `pip install datasets`, `load_dataset('imagefolder', data_dir=path)`.",
             "",
             "## Counts",
             "",
-            "| condition | images | dropped as inconsistent | skipped (no usable region) |",
-            "|---|---|---|---|",
-            f"| easy | {len(labels)} | 0 | 0 |",
+            "| condition | images | flagged | dropped as inconsistent | skipped (no usable region) "
+            "| inconsistency median | worst |",
+            "|---|---|---|---|---|---|---|",
+            f"| easy | {len(self.labels())} | 0 | 0 | 0 | | |",
             *(
-                f"| {c} | {kept[c]} | {dropped[c]} | {skipped[c]} |"
-                for c in sorted(kept.keys() | dropped.keys() | skipped.keys())
+                f"| {c.condition} | {c.kept} | {c.flagged} | {c.dropped} | {c.skipped} "
+                f"| {_score(c.median_inconsistency)} | {_score(c.worst_inconsistency)} |"
+                for c in summarise_conditions(self.generated())
             ),
             "",
             "## Settings of the last run",
@@ -118,6 +116,46 @@ class DatasetFolder:
             "",
         ]
         write_atomic(self.root / "README.md", lambda tmp: tmp.write_text("\n".join(lines)))
+
+
+@dataclass(frozen=True)
+class ConditionSummary:
+    """What a condition's generated rows hold: images kept, flagged, dropped and skipped, and the
+    spread of their consistency scores."""
+
+    condition: str
+    kept: int
+    flagged: int
+    dropped: int
+    skipped: int
+    median_inconsistency: float | None
+    worst_inconsistency: float | None
+
+
+def summarise_conditions(rows: list[Row]) -> list[ConditionSummary]:
+    """One summary per condition of generated ``rows``, by condition name."""
+    by_condition: dict[str, list[Row]] = defaultdict(list)
+    for row in rows:
+        by_condition[row["condition"]].append(row)
+    summaries = []
+    for condition, group in sorted(by_condition.items()):
+        scores = [row["inconsistency"] for row in group if row.get("inconsistency") is not None]
+        summaries.append(
+            ConditionSummary(
+                condition,
+                kept=sum(1 for row in group if row["kept"]),
+                flagged=sum(1 for row in group if row.get("consistent") is False),
+                dropped=sum(1 for row in group if not row["kept"] and not row.get("skipped")),
+                skipped=sum(1 for row in group if row.get("skipped")),
+                median_inconsistency=float(np.median(scores)) if scores else None,
+                worst_inconsistency=max(scores) if scores else None,
+            )
+        )
+    return summaries
+
+
+def _score(value: float | None) -> str:
+    return "" if value is None else f"{value:.3f}"
 
 
 def depth_stats(depth: np.ndarray) -> dict[str, float | None]:
