@@ -175,8 +175,10 @@ def run_job(
     unit: str = "img",
     settings: Mapping[str, Any] | None = None,
     read: Callable[[list[Any]], Any] | None = None,
+    desc: str | None = None,
 ) -> JobSummary:
     """Process this shard's items that the manifest does not hold yet; append a row per item.
+    The progress shows ``desc`` (default: the stage).
 
     With ``read``, a batch's inputs are read on a reader thread while the batch before it is
     processed, and ``process`` gets ``(batch, read(batch))``. When ``process`` returns a
@@ -197,7 +199,7 @@ def run_job(
         summary = JobSummary(already_done=len(mine) - len(todo))
         with (
             ManifestWriter(part) as writer,
-            Progress(len(todo), stage, unit) as progress,
+            Progress(len(todo), desc or stage, unit) as progress,
             ThreadPoolExecutor(max_workers=1) as finisher,
         ):
 

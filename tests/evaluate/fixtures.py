@@ -25,14 +25,16 @@ def ramp_depth(height: int, width: int) -> np.ndarray:
     return np.tile(np.linspace(20.0, 2.0, height, dtype=np.float32)[:, None], (1, width))
 
 
-def write_generic(root: Path, conditions=("day", "night"), count: int = 2) -> Path:
+def write_generic(
+    root: Path, conditions=("day", "night"), count: int = 2, size: tuple[int, int] = (48, 64)
+) -> Path:
     for c_index, condition in enumerate(conditions):
         folder = root / condition
         for index in range(count):
             name = f"s{index}"
-            rgb(folder / "images" / f"{name}.png", 48, 64, 10 * c_index + index)
-            png16(folder / "depth" / f"{name}.png", ramp_depth(48, 64) * 1000)  # mm in PNG16
-            classes = np.zeros((48, 64), np.uint8)
+            rgb(folder / "images" / f"{name}.png", *size, 10 * c_index + index)
+            png16(folder / "depth" / f"{name}.png", ramp_depth(*size) * 1000)  # mm in PNG16
+            classes = np.zeros(size, np.uint8)
             classes[10:20, 10:30] = 1
             (folder / "categories").mkdir(exist_ok=True)
             Image.fromarray(classes).save(folder / "categories" / f"{name}.png")

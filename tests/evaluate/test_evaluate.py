@@ -3,6 +3,7 @@ import json
 import shutil
 
 import numpy as np
+import pytest
 from PIL import Image
 from typer.testing import CliRunner
 
@@ -31,7 +32,9 @@ def test_evaluate_two_models_end_to_end_then_reuse_the_cache(tiny_models, tmp_pa
     report = (out / "report.md").read_text()
     assert "Pixels: tom" in report and "night abs_rel (ratio)" in report and "(%)" in report
     figures = sorted((out / "figures").rglob("*.png"))
-    assert len(figures) == 2 and Image.open(figures[0]).size == (64 * 4, 48 * 2)
+    assert [f.parent.name for f in figures] == ["day", "night"]  # a figure of every condition
+    assert Image.open(figures[0]).size == (64 * 4, 48 * 2)
+    assert "all pixels\ncondition  model" in result.stdout and "| model |" not in result.stdout
 
     # Second run: the predictions are cached, so the models are not even loaded.
     def refuse(*_, **__):
@@ -128,6 +131,56 @@ def test_a_generic_folder_can_set_its_range(tmp_path):
     settings = json.loads((root / "benchmark.json").read_text()) | {"depth_range": [0.5, 30]}
     (root / "benchmark.json").write_text(json.dumps(settings))
     assert PROTOCOLS["generic"].for_reader(GenericFolder(root)).depth_range == (0.5, 30.0)
+
+
+def test_a_generic_folder_without_a_range_takes_the_span_of_its_ground_truth(tmp_path):
+    from depthforge.depth.spaces import DepthSpace
+    from depthforge.evaluate.protocols import PROTOCOLS
+    from depthforge.evaluate.readers import GenericFolder
+
+    reader = GenericFolder(write_generic(tmp_path / "bench", conditions=("day",), count=1))  # 2-20 m
+    protocol = PROTOCOLS["generic"].for_reader(reader)
+    assert protocol.depth_range == pytest.approx((1.98, 20.2))
+    assert "depth range 1.98-20.2 m from the ground truth" in protocol.description
+    sample = reader.load(reader.refs()[0])
+    assert protocol.evaluated(sample).sum() == sample.valid.sum()  # every valid pixel is scored
+    # A fit thrown off by a few wild pixels sends them past the far end, where they are clamped:
+    # within the ground truth's span AbsRel stays near 0.4 (it was 5420 with a range up to 1e6).
+    wild = (1.0 / sample.depth).astype(np.float32)
+    wild[:5] = -1.0
+    assert protocol.score(wild, DepthSpace.RELATIVE_INVERSE_DEPTH, sample)["all"]["abs_rel"] < 1.0
+
+
+def test_a_malformed_depth_range_is_named(tmp_path):
+    from depthforge.evaluate.protocols import PROTOCOLS
+    from depthforge.evaluate.readers import GenericFolder, ReaderError
+
+    root = write_generic(tmp_path / "bench", conditions=("day",), count=1)
+    (root / "benchmark.json").write_text(json.dumps({"depth_range": [5]}))
+    with pytest.raises(ReaderError, match=r"benchmark\.json: depth_range must be"):
+        PROTOCOLS["generic"].for_reader(GenericFolder(root))
+
+
+def test_predictions_are_cached_per_condition_with_a_readable_progress_label(tmp_path, capsys):
+    from depthforge.depth.spaces import DepthSpace
+    from depthforge.evaluate.readers import GenericFolder
+    from depthforge.evaluate.run import cache_predictions
+
+    class Model:
+        space = DepthSpace.RELATIVE_INVERSE_DEPTH
+
+        def predict(self, images, batch_size):
+            return [np.ones(image.shape[:2], np.float32) for image in images]
+
+    loaded = []
+    reader = GenericFolder(write_generic(tmp_path / "bench", count=1))
+    name = str(tmp_path / "runs" / "teacher")
+    rows = cache_predictions(
+        name, reader, reader.refs(), tmp_path / "eval", lambda n: loaded.append(n) or Model(), 2, print
+    )
+    assert set(rows) == {"day/s0", "night/s0"} and loaded == [name]  # loaded once for both conditions
+    progress = capsys.readouterr().err
+    assert "predict teacher day: 1/1 img" in progress and "predict teacher night: 1/1 img" in progress
 
 
 def test_the_compact_table_has_a_row_per_condition_and_the_pixel_rows_found(tmp_path):

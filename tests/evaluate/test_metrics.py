@@ -3,7 +3,14 @@ import math
 import pytest
 import torch
 
-from depthforge.evaluate.metrics import METRIC_NAMES, batch_metrics, image_metrics, mean_metrics, metric_units
+from depthforge.evaluate.metrics import (
+    METRIC_NAMES,
+    batch_metrics,
+    image_metrics,
+    mean_metrics,
+    metric_units,
+    outliers,
+)
 
 PRED = [1.0, 1.07, 1.12, 1.18, 1.22, 1.5, 1.9, 2.5]
 
@@ -58,3 +65,21 @@ def test_units_are_explicit():
     units = metric_units("mm")
     assert units["rmse"] == "mm" and units["mae"] == "mm" and units["abs_rel"] == "ratio"
     assert units["delta<1.25"] == "fraction"
+
+
+def test_outliers_are_images_far_above_the_median_of_the_others_of_their_condition():
+    def row(condition, image, abs_rel, category="all"):
+        ids = {"model": "m", "id": f"{condition}/{image}", "condition": condition}
+        return {**ids, "category": category, "abs_rel": abs_rel}
+
+    rows = [
+        *(row("night", name, value) for name, value in (("a", 0.1), ("b", 0.12), ("c", 1902.0))),
+        *(row("fog", name, value) for name, value in (("a", 0.1), ("b", 5.0))),  # two images are enough
+        *(row("day", name, value) for name, value in (("a", 0.1), ("b", 0.9))),  # 9x: not an outlier
+        row("snow", "a", 7.0),  # alone: nothing to compare with
+        row("night", "a", 99.0, category="tom"),  # only whole images count
+        row("night", "d", math.nan),  # no valid pixel
+    ]
+    found = outliers(rows)
+    assert [(o["id"], o["condition"]) for o in found] == [("night/c", "night"), ("fog/b", "fog")]
+    assert found[0]["median_of_others"] == pytest.approx(0.11) and found[0]["abs_rel"] == 1902.0

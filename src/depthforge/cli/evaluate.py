@@ -44,7 +44,9 @@ def evaluate(
     metric_alignment: Annotated[
         str | None, typer.Option(help="Override for metric models: none or median.")
     ] = None,
-    figures: Annotated[int, typer.Option(help="Figure grids to draw.")] = 8,
+    figures: Annotated[
+        int, typer.Option(help="Figure grids to draw, taken from the conditions in turn.")
+    ] = 8,
     corruption: Annotated[
         str | None, typer.Option(help="Corrupt the images first: gaussian-noise, fog, night, ... (see docs).")
     ] = None,
@@ -60,6 +62,7 @@ def evaluate(
     from depthforge.evaluate.protocols import PROTOCOLS
     from depthforge.evaluate.readers import ReaderError
     from depthforge.evaluate.run import Evaluation, cache_predictions, score, write_figures, write_outputs
+    from depthforge.evaluate.tables import terminal_table
 
     if benchmark not in PROTOCOLS:
         show_error(f"unknown benchmark '{benchmark}'; known: {', '.join(PROTOCOLS)}")
@@ -69,13 +72,12 @@ def evaluate(
     try:
         reader = protocol.make_reader(str(root), **({"split": split} if split else {}))
         refs = reader.refs()[:limit]
-        protocol = protocol.for_reader(reader)
+        if not refs:
+            raise ReaderError(f"{root}: no samples found for {benchmark}")
+        protocol = protocol.for_reader(reader, refs)
     except (ReaderError, TypeError) as error:
         show_error(str(error))
         raise typer.Exit(2) from error
-    if not refs:
-        show_error(f"{root}: no samples found for {benchmark}")
-        raise typer.Exit(2)
     alignment = Alignment(metric_alignment) if metric_alignment else None
 
     def load(name: str) -> "DepthModel":
@@ -92,10 +94,11 @@ def evaluate(
                 for name in model
             }
         score(evaluation, reader, refs, out, cached, show_error, alignment, variant or None)
-    write_outputs(evaluation, out)
+    summary = write_outputs(evaluation, out)
     if not corruption:
         write_figures(protocol, reader, refs, out, cached, figures, alignment)
-    typer.echo((out / "report.md").read_text())
+    typer.echo(terminal_table(summary, table))
+    typer.echo(f"Every condition side by side: {out / 'report.md'}; every metric: {out / 'per_sample.csv'}.")
     scored = len({row["id"] for row in evaluation.rows})
     finish(len(refs) - scored, f"{scored} of {len(refs)} samples scored; outputs in {out}")
 
@@ -127,7 +130,9 @@ def _variants(reader: "BenchmarkReader", corruption: str | None, severities: str
 
 @app.command()
 def report(
-    evaluations: Annotated[list[Path], typer.Argument(help="Folders written by `depthforge evaluate`.")],
+    evaluations: Annotated[
+        list[Path], typer.Argument(metavar="EVALUATIONS", help="Folders written by `depthforge evaluate`.")
+    ],
     out: Annotated[Path, typer.Option("--out", "-o", help="The merged Markdown report.")] = Path("report.md"),
     quiet: Annotated[bool, typer.Option(help="Write the report without printing it.")] = False,
 ) -> None:

@@ -7,11 +7,16 @@ Definitions, with ``p`` the prediction, ``g`` the ground truth and means over th
 - ``delta<T`` = share of pixels with max(p / g, g / p) < T, as a fraction in [0, 1], for
   T in 1.25, 1.25^2, 1.25^3 (the usual delta1-3) and 1.05, 1.10, 1.15, 1.20 (the ToM protocol)
 - ``dee`` = (abs_rel - delta<1.25 + 1) / 2 (RoboDepth's depth estimation error)
+
+One image can dominate a per-image mean; ``outliers`` names such images.
 """
 
 import math
+from collections import defaultdict
 from collections.abc import Iterable, Mapping
+from typing import Any
 
+import numpy as np
 import torch
 
 DELTA_THRESHOLDS: dict[str, float] = {
@@ -92,3 +97,25 @@ def mean_metrics(per_image: Iterable[Mapping[str, float]]) -> dict[str, float]:
     }
     result["count"] = len(rows)
     return result
+
+
+OUTLIER_FACTOR = 10.0
+OUTLIER_RULE = f"AbsRel over {OUTLIER_FACTOR:g}x the median of the other images of its model and condition"
+
+
+def outliers(rows: Iterable[Mapping[str, Any]]) -> list[dict[str, Any]]:
+    """The per-image rows (all pixels) that break ``OUTLIER_RULE``, worst first, each with the median
+    it was compared with; a condition of one image has none."""
+    groups: dict[tuple[str, str], list[Mapping[str, Any]]] = defaultdict(list)
+    for row in rows:
+        if row["category"] == "all" and not math.isnan(row["abs_rel"]):
+            groups[(row["model"], row["condition"])].append(row)
+    found = []
+    for group in (group for group in groups.values() if len(group) > 1):
+        values = np.array([row["abs_rel"] for row in group])
+        for index, row in enumerate(group):
+            median = float(np.median(np.delete(values, index)))
+            if row["abs_rel"] > OUTLIER_FACTOR * median:
+                keys = ("model", "id", "condition", "abs_rel")
+                found.append({**{key: row[key] for key in keys}, "median_of_others": median})
+    return sorted(found, key=lambda outlier: -outlier["abs_rel"])

@@ -2,9 +2,11 @@
 
 Averages are per image (md4all, Monodepth2's KITTI code and Depth4ToM all average per image).
 Range caps keep ground truth strictly inside ``(low, high)``, as those codes do. Predictions are
-resized bilinearly to the ground truth's resolution before anything else.
+resized bilinearly to the ground truth's resolution before anything else. The generic protocol has
+no range of its own: ``Protocol.for_reader`` takes it from ``benchmark.json`` or the ground truth.
 """
 
+import math
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 
@@ -15,9 +17,13 @@ import torch.nn.functional as F
 from depthforge.depth.alignment import Alignment, align_least_squares, align_to_depth, normalize_min_max
 from depthforge.depth.spaces import DepthSpace, depth_to_inverse, inverse_to_depth
 from depthforge.evaluate.metrics import image_metrics
-from depthforge.evaluate.readers import READERS, BenchmarkReader, Sample
+from depthforge.evaluate.readers import READERS, BenchmarkReader, ReaderError, Sample, SampleRef
+from depthforge.io import DepthReadError
 
 UNIT_PER_METRE = {"m": 1.0, "mm": 1000.0}
+GT_RANGE_MARGIN = 0.01
+"""A range taken from the ground truth is its span widened by this share each way, so that every
+valid pixel lies strictly inside it."""
 
 
 def garg_crop(size: tuple[int, int]) -> np.ndarray:
@@ -46,11 +52,46 @@ def align_tom(
     return (inverse_to_depth(disparity) * baseline_x_focal).clamp(low, high)
 
 
+def ground_truth_range(reader: BenchmarkReader, refs: list[SampleRef]) -> tuple[float, float]:
+    """The span of the valid ground truth of ``refs``, widened by ``GT_RANGE_MARGIN``; unreadable
+    samples are skipped here (scoring reports them)."""
+    low, high = math.inf, -math.inf
+    for ref in refs:
+        try:
+            depth = reader.read_depth(ref)
+            values = depth[reader.read_valid(ref, depth)]
+        except (ReaderError, DepthReadError):
+            continue
+        if values.size:
+            low, high = min(low, float(values.min())), max(high, float(values.max()))
+    if low > high:
+        raise ReaderError(f"{reader.root}: no valid ground truth to take a depth range from")
+    return low * (1 - GT_RANGE_MARGIN), high * (1 + GT_RANGE_MARGIN)
+
+
+def _settings_range(reader: BenchmarkReader) -> tuple[float, float] | None:
+    """``depth_range`` from a generic folder's ``benchmark.json``, if it gives one."""
+    settings = getattr(reader, "settings", {})
+    if "depth_range" not in settings:
+        return None
+    try:
+        low, high = (float(value) for value in settings["depth_range"])
+    except (TypeError, ValueError) as error:
+        raise ReaderError(
+            f"{reader.root / 'benchmark.json'}: depth_range must be [low, high] ({error})"
+        ) from error
+    if not 0 < low < high:
+        raise ReaderError(f"{reader.root / 'benchmark.json'}: depth_range needs 0 < low < high")
+    return low, high
+
+
 @dataclass(frozen=True)
 class Protocol:
     name: str
     reader: str
-    depth_range: tuple[float, float]
+    depth_range: tuple[float, float] | None
+    """Ground truth strictly inside is scored, predictions are clamped to it; ``None``: settled by
+    ``for_reader``."""
     description: str
     relative_alignment: Alignment = Alignment.LSTSQ_INVERSE
     metric_alignment: Alignment = Alignment.NONE
@@ -61,17 +102,31 @@ class Protocol:
     def make_reader(self, root: str, **options: object) -> BenchmarkReader:
         return READERS[self.reader](root, **options)
 
-    def for_reader(self, reader: BenchmarkReader) -> "Protocol":
-        """This protocol with the range a generic folder's ``benchmark.json`` gives, if any."""
-        settings = getattr(reader, "settings", {})
-        if "depth_range" not in settings:
-            return self
-        low, high = settings["depth_range"]
-        return replace(self, depth_range=(float(low), float(high)))
+    def for_reader(self, reader: BenchmarkReader, refs: list[SampleRef] | None = None) -> "Protocol":
+        """This protocol with the range a generic folder's ``benchmark.json`` gives, else its own,
+        else (the generic protocol) that of the ground truth of ``refs`` (default: every sample)."""
+        found, source = _settings_range(reader), "benchmark.json"
+        if found is None:
+            if self.depth_range is not None:
+                return self
+            found = ground_truth_range(reader, reader.refs() if refs is None else refs)
+            source = "ground truth"
+        low, high = found
+        description = f"{self.description}; depth range {low:.4g}-{high:.4g} {reader.unit} from the {source}"
+        return replace(self, depth_range=found, description=description)
+
+    @property
+    def limits(self) -> tuple[float, float]:
+        """The depth range, once settled."""
+        if self.depth_range is None:
+            raise ValueError(
+                f"the {self.name} protocol's depth range is settled by for_reader: call it first"
+            )
+        return self.depth_range
 
     def evaluated(self, sample: Sample) -> np.ndarray:
         """The pixels scored: valid ground truth strictly inside the range, within the crop."""
-        low, high = self.depth_range
+        low, high = self.limits
         mask = sample.valid & (sample.depth > low) & (sample.depth < high)
         return mask & self.crop(mask.shape) if self.crop else mask
 
@@ -94,16 +149,16 @@ class Protocol:
             tensor = F.interpolate(tensor, size=size, mode="bilinear", align_corners=False)
         tensor, gt, valid = tensor[:, 0], torch.from_numpy(sample.depth)[None], torch.from_numpy(mask)[None]
         if space is DepthSpace.RELATIVE_INVERSE_DEPTH and self.tom:
-            depth = align_tom(tensor, gt, valid, sample.baseline_x_focal or 1.0, self.depth_range)
+            depth = align_tom(tensor, gt, valid, sample.baseline_x_focal or 1.0, self.limits)
         elif space is DepthSpace.RELATIVE_INVERSE_DEPTH:
-            depth = align_to_depth(tensor, space, gt, valid, self.relative_alignment, self.depth_range)
+            depth = align_to_depth(tensor, space, gt, valid, self.relative_alignment, self.limits)
         else:
             # Metric models speak metres; the ground truth may be in millimetres.
             factor = UNIT_PER_METRE[sample.unit]
             tensor = tensor * factor if space is DepthSpace.METRIC_DEPTH else tensor / factor
             method = metric_alignment or self.metric_alignment
-            depth = align_to_depth(tensor, space, gt, valid, method, self.depth_range)
-        return torch.nan_to_num(depth, nan=self.depth_range[1])[0].numpy()
+            depth = align_to_depth(tensor, space, gt, valid, method, self.limits)
+        return torch.nan_to_num(depth, nan=self.limits[1])[0].numpy()
 
     def score(
         self, pred: np.ndarray, space: DepthSpace, sample: Sample, metric_alignment: Alignment | None = None
@@ -157,6 +212,6 @@ PROTOCOLS: dict[str, Protocol] = {
             table=_TOM_TABLE,
         ),
         Protocol("middlebury", "middlebury", (1.0, 100_000.0), "Middlebury 2014, mm", table=_TOM_TABLE),
-        Protocol("generic", "generic", (1e-3, 1e6), "depthforge's generic folder layout"),
+        Protocol("generic", "generic", None, "depthforge's generic folder layout"),
     )
 }

@@ -128,9 +128,9 @@ class GenericFolder(BenchmarkReader):
     Without ``images/`` at the root, every subfolder that has one is a condition. ``benchmark.json``
     may give ``png_scale`` (PNG16 depth value per unit, default 1000: millimetres to metres),
     ``disparity_png_scale`` (PNG16 disparity value per pixel, default 256), ``unit`` (default ``m``),
-    ``depth_range`` ([low, high], replacing the generic protocol's)
+    ``depth_range`` ([low, high]; default: the ground truth's span, see ``Protocol.for_reader``)
     and ``categories`` (name -> list of class ids in ``categories/``). Disparity needs ``baseline``
-    (in the unit) and ``fx`` (px) in the sample's intrinsics.
+    (in the unit) and ``fx`` (px) in the sample's intrinsics. Users' guide: docs/benchmark-layout.md.
     """
 
     def __init__(self, root: str | Path) -> None:

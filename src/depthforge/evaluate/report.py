@@ -2,12 +2,11 @@
 compact teacher-vs-student table the demo prints."""
 
 import json
-import math
 from pathlib import Path
 from typing import Any
 
 from depthforge.evaluate.protocols import PROTOCOLS
-from depthforge.evaluate.run import markdown_table
+from depthforge.evaluate.tables import change, markdown_table
 
 
 def _summary(folder: Path) -> dict[str, Any]:
@@ -33,7 +32,8 @@ PixelRow = tuple[str, str, str]
 
 def compact_table(folders: list[Path], pixel_rows: list[PixelRow]) -> str:
     """Teacher (each evaluation's first model) against student (its second): a row per folder and
-    condition over all pixels, then the ``pixel_rows`` found in it; AbsRel, its change, delta1."""
+    condition over all pixels, then the ``pixel_rows`` found in it; AbsRel, its change (see
+    ``tables.change``), delta1."""
     header = "| set | rows | teacher AbsRel | student AbsRel | change | teacher d1 (%) | student d1 (%) |"
     lines = [header, "|---|---|---|---|---|---|---|"]
     for folder in folders:
@@ -43,15 +43,12 @@ def compact_table(folders: list[Path], pixel_rows: list[PixelRow]) -> str:
         rows += [row for row in pixel_rows if row[1] in teacher.get(row[0], {})]
         for condition, category, label in rows:
             before, after = teacher[condition][category], student[condition][category]
-            change = (
-                (after["abs_rel"] - before["abs_rel"]) / before["abs_rel"] if before["abs_rel"] else math.nan
-            )
             cells = [
                 folder.name,
                 label,
                 f"{before['abs_rel']:.3f}",
                 f"{after['abs_rel']:.3f}",
-                f"{change:+.1%}",
+                change(after["abs_rel"], before["abs_rel"], "ratio") or "-",
                 f"{100 * before['delta<1.25']:.1f}",
                 f"{100 * after['delta<1.25']:.1f}",
             ]

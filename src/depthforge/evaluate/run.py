@@ -1,19 +1,23 @@
 """`depthforge evaluate`: cached inference, then scoring by a protocol, then the outputs.
 
 ```
-OUT/predictions/MODEL/IMAGES/ID.npy raw predictions at the image's resolution (the cache)
-OUT/manifest/predict-MODEL-IMAGES-*.jsonl one row per cached prediction (resumable like every stage)
+OUT/predictions/MODEL/IMAGES/[VARIANT/]ID.npy   raw predictions at the image's resolution (the cache),
+OUT/predictions/MODEL/IMAGES/[VARIANT/]predict-*.jsonl  their manifest (resumable)
 OUT/per_sample.csv                 one row per model x sample x category
-OUT/summary.json                   per model x condition x category: mean metrics, count, units
+OUT/summary.json                   per model x condition x category: mean metrics, count, units; outliers
 OUT/report.md                      the paper-style table
-OUT/figures/ID.png                 image | each model's depth | each model's error
+OUT/figures/ID.png                 image | ground truth | each model's depth, over the scored pixels |
+                                   colour scales | each model's AbsRel
 ```
+IMAGES is a hash of one condition's images, so each model, condition and variant has its own cache
+and its own progress bar, labelled with the model's short name and the condition.
 """
 
 import csv
+import functools
 import hashlib
+import itertools
 import json
-import math
 from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -27,9 +31,10 @@ from depthforge.depth.alignment import Alignment
 from depthforge.depth.model import DepthModel
 from depthforge.depth.spaces import DepthSpace
 from depthforge.evaluate.figures import figure_grid
-from depthforge.evaluate.metrics import METRIC_NAMES, mean_metrics, metric_units
+from depthforge.evaluate.metrics import METRIC_NAMES, mean_metrics, metric_units, outliers
 from depthforge.evaluate.protocols import Protocol
 from depthforge.evaluate.readers import BenchmarkReader, ReaderError, SampleRef
+from depthforge.evaluate.tables import markdown_table, model_label, model_labels
 from depthforge.io import save_npy, save_png
 from depthforge.jobs import WHOLE, ItemError, run_job
 
@@ -65,6 +70,18 @@ def images_fingerprint(refs: list[SampleRef]) -> str:
 Transform = Callable[[SampleRef, np.ndarray], np.ndarray]
 
 
+PREDICT_STAGE = "predict"
+"""The manifest stage of cached predictions (one manifest per model, condition and variant folder)."""
+
+
+def by_condition(refs: list[SampleRef]) -> dict[str, list[SampleRef]]:
+    """``refs`` grouped by condition, in order of first appearance."""
+    groups: dict[str, list[SampleRef]] = defaultdict(list)
+    for ref in refs:
+        groups[ref.condition].append(ref)
+    return groups
+
+
 def cache_predictions(
     name: str,
     reader: BenchmarkReader,
@@ -76,41 +93,60 @@ def cache_predictions(
     variant: str = "",
     transform: Transform | None = None,
 ) -> dict[str, Row]:
-    """Predict the samples not cached yet (loading the model only if there are any); return the rows.
+    """Predict the samples not cached yet, a condition at a time (loading the model once, and only
+    if anything is missing); return the rows by id.
 
     A ``variant`` (e.g. a corruption and its severity) has its own cache; ``transform`` changes
     each image before inference.
     """
     fingerprint = model_fingerprint(name)
-    slug = model_slug(name) + (f"-{fingerprint}" if fingerprint else "") + f"/{images_fingerprint(refs)}"
-    slug += f"/{variant}" if variant else ""
-    stage = "predict-" + slug.replace("/", "-")
-    done = {row["id"] for row in read_rows(out / "manifest", stage)}
-    if any(ref.id not in done for ref in refs):
-        model = load(name)
+    model_key = model_slug(name) + (f"-{fingerprint}" if fingerprint else "")
+    model = functools.cache(lambda: load(name))
+    found: dict[str, Row] = {}
+    for condition, group in by_condition(refs).items():
+        folder = f"predictions/{model_key}/{images_fingerprint(group)}" + (f"/{variant}" if variant else "")
+        words = [model_label(name), "" if condition == "all" else condition, variant]
+        done = {row["id"] for row in read_rows(out / folder, PREDICT_STAGE)}
+        if any(ref.id not in done for ref in group):
+            process = _predictor(name, model, reader, transform, out, folder, batch_size)
+            desc = " ".join(["predict", *filter(None, words)])
+            run_job(group, out / folder, PREDICT_STAGE, WHOLE, process, batch_size, report, desc=desc)
+        found |= {row["id"]: row for row in read_rows(out / folder, PREDICT_STAGE)}
+    return found
 
-        def process(batch: list[SampleRef]) -> list[Row | ItemError]:
-            images: list[np.ndarray | ItemError] = []
-            for ref in batch:
-                try:
-                    image = reader.read_image(ref)
-                    images.append(transform(ref, image) if transform else image)
-                except ReaderError as error:
-                    images.append(ItemError(str(error)))
-            good = [image for image in images if isinstance(image, np.ndarray)]
-            depths = iter(model.predict(good, batch_size))
-            rows: list[Row | ItemError] = []
-            for ref, image in zip(batch, images, strict=True):
-                if isinstance(image, ItemError):
-                    rows.append(image)
-                    continue
-                path = f"predictions/{slug}/{ref.id}.npy"
-                save_npy(out / path, next(depths))
-                rows.append({"id": ref.id, "path": path, "space": model.space.value, "model": name})
-            return rows
 
-        run_job(refs, out / "manifest", stage, WHOLE, process, batch_size, report)
-    return {row["id"]: row for row in read_rows(out / "manifest", stage)}
+def _predictor(
+    name: str,
+    model: Callable[[], DepthModel],
+    reader: BenchmarkReader,
+    transform: Transform | None,
+    out: Path,
+    folder: str,
+    batch_size: int,
+) -> Callable[[list[SampleRef]], list[Row | ItemError]]:
+    """The job's ``process``: read (and transform) a batch's images, predict, save one ``.npy`` each."""
+
+    def process(batch: list[SampleRef]) -> list[Row | ItemError]:
+        images: list[np.ndarray | ItemError] = []
+        for ref in batch:
+            try:
+                image = reader.read_image(ref)
+                images.append(transform(ref, image) if transform else image)
+            except ReaderError as error:
+                images.append(ItemError(str(error)))
+        good = [image for image in images if isinstance(image, np.ndarray)]
+        depths = iter(model().predict(good, batch_size))
+        rows: list[Row | ItemError] = []
+        for ref, image in zip(batch, images, strict=True):
+            if isinstance(image, ItemError):
+                rows.append(image)
+                continue
+            path = f"{folder}/{ref.id}.npy"
+            save_npy(out / path, next(depths))
+            rows.append({"id": ref.id, "path": path, "space": model().space.value, "model": name})
+        return rows
+
+    return process
 
 
 @dataclass
@@ -136,9 +172,11 @@ class Evaluation:
             "description": self.protocol.description,
             "models": self.models,
             "units": metric_units(self.unit),
+            "depth_range": list(self.protocol.limits),
             "averaging": "per image",
             "table": list(self.table),
             "results": means,
+            "outliers": outliers(self.rows),
         }
 
 
@@ -197,47 +235,10 @@ def write_outputs(evaluation: Evaluation, out: Path) -> dict[str, Any]:
     return summary
 
 
-def _cell(value: float, reference: float | None, unit: str) -> str:
-    if math.isnan(value):
-        return "-"
-    text = f"{value * 100:.2f}" if unit == "fraction" else f"{value:.3f}"
-    if reference and not math.isnan(reference) and reference != value:
-        text += f" ({(value - reference) / abs(reference):+.1%})"
-    return text
-
-
-def markdown_table(summary: dict[str, Any], metrics: tuple[str, ...]) -> str:
-    """The paper's layout: per pixel category (all, then e.g. ToM / Other) a table with a row per
-    model and a column group per condition, each cell ``metric (change against the first model)``;
-    fractions are shown in %."""
-    results, models, units = summary["results"], summary["models"], summary["units"]
-    first = results[models[0]]
-    conditions = sorted(first, key=lambda c: (c == "all", c))
-    if len(conditions) == 2:  # one condition plus its identical "all"
-        conditions = conditions[:1]
-    categories = sorted(first["all"], key=lambda k: k != "all")
-    lines = [f"**{summary['protocol']}**: {summary['description']}; averaged {summary['averaging']}.", ""]
-    for category in categories:
-        shown = [c for c in conditions if category in first[c]]  # e.g. ToM pixels exist in "tom" only
-        header = [
-            "model",
-            *(f"{c} {m} ({'%' if units[m] == 'fraction' else units[m]})" for c in shown for m in metrics),
-        ]
-        lines += [f"Pixels: {category}", "", "| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
-        for model in models:
-            cells = [model]
-            for condition in shown:
-                values = results[model].get(condition, {}).get(category, {})
-                reference = first[condition][category]
-                for metric in metrics:
-                    value = values.get(metric, math.nan)
-                    cells.append(
-                        _cell(value, None if model == models[0] else reference[metric], units[metric])
-                    )
-            lines.append("| " + " | ".join(cells) + " |")
-        lines.append("")
-    counts = ", ".join(f"{c}: {first[c]['all']['count']}" for c in conditions)
-    return "\n".join([*lines, f"Images per condition: {counts}.", ""])
+def in_turns(refs: list[SampleRef]) -> list[SampleRef]:
+    """``refs`` reordered: the first sample of every condition, then the second of every one, ..."""
+    turns = itertools.zip_longest(*by_condition(refs).values())
+    return [ref for turn in turns for ref in turn if ref is not None]
 
 
 def write_figures(
@@ -249,9 +250,10 @@ def write_figures(
     count: int,
     metric_alignment: Alignment | None = None,
 ) -> list[Path]:
-    """Figure grids for the first ``count`` readable samples."""
+    """Figure grids for ``count`` readable samples, taken from the conditions in turn."""
+    labels = model_labels(list(cached))
     written = []
-    for ref in refs:
+    for ref in in_turns(refs):
         if len(written) >= count:
             break
         try:
@@ -260,7 +262,7 @@ def write_figures(
             continue
         mask = protocol.evaluated(sample)
         predictions = {
-            model: protocol.aligned_depth(
+            labels[model]: protocol.aligned_depth(
                 np.load(out / rows[ref.id]["path"]),
                 DepthSpace(rows[ref.id]["space"]),
                 sample,
@@ -271,7 +273,6 @@ def write_figures(
             if ref.id in rows
         }
         path = out / "figures" / f"{ref.id}.png"
-        labels = {model_slug(model): depth for model, depth in predictions.items()}
-        save_png(path, figure_grid(sample.image, sample.depth, mask, labels))
+        save_png(path, figure_grid(sample.image, sample.depth, mask, predictions, sample.unit))
         written.append(path)
     return written
