@@ -28,7 +28,9 @@ from depthforge.cli.common import (
 def evaluate(
     model: Annotated[
         list[str],
-        typer.Option("--model", "-m", help="Model to score (repeatable); the first is the reference."),
+        typer.Option(
+            "--model", "-m", metavar="MODEL", help="Model to score (repeatable); the first is the reference."
+        ),
     ],
     benchmark: Annotated[
         str, typer.Option(help="Protocol: md4all-nuscenes, kitti-eigen, depth4tom-booster, generic, ...")

@@ -22,7 +22,11 @@ def finetune(
     out: Annotated[Path, typer.Option("--out", "-o", help="The run folder (checkpoints, logs, student).")],
     data: Annotated[
         list[str] | None,
-        typer.Option("--data", help="Dataset folder, optionally DATASET:WEIGHT (repeatable)."),
+        typer.Option(
+            "--data",
+            metavar="DATASET[:WEIGHT]",
+            help="Dataset folder, optionally DATASET:WEIGHT (repeatable).",
+        ),
     ] = None,
     model: Annotated[
         str | None, typer.Option("--model", "-m", help="The student's start: preset, hub id or folder.")
@@ -35,10 +39,12 @@ def finetune(
         ),
     ] = None,
     config: Annotated[
-        list[Path] | None, typer.Option("--config", help="YAML config on top of the preset (repeatable).")
+        list[Path] | None,
+        typer.Option("--config", metavar="YAML", help="YAML config on top of the preset (repeatable)."),
     ] = None,
     set_: Annotated[
-        list[str] | None, typer.Option("--set", help="Override any field: optim.lr=1e-6 (repeatable).")
+        list[str] | None,
+        typer.Option("--set", metavar="KEY=VALUE", help="Override any field: optim.lr=1e-6 (repeatable)."),
     ] = None,
     iterations: Annotated[
         int | None,
@@ -70,8 +76,9 @@ def finetune(
     resume: Annotated[
         bool,
         typer.Option(
+            "--resume",
             help="Continue from the run's last checkpoint, with its settings (a larger --iterations trains "
-            "longer; other changes are refused)."
+            "longer; other changes are refused).",
         ),
     ] = False,
     strict: Annotated[
