@@ -91,6 +91,7 @@ def test_malformed_pipelines(tmp_path):
 SHIPPED = [
     *sorted((Path(__file__).parents[1] / "configs").glob("*.yaml")),
     Path(__file__).parents[1] / "src" / "depthforge" / "presets" / "demo.yaml",
+    Path(__file__).parents[1] / "examples" / "first-hour.yaml",
 ]
 
 
