@@ -84,7 +84,7 @@ class DiffusionSettings:
     cache_interval: int = 1
     """Feature caching (DeepCache): every ``cache_interval``-th step runs the whole UNet, the steps
     between reuse its deep features and recompute only its outermost blocks (branch 0). 1 = off.
-    Cuts the UNet's work by about ``(N - 1) / N``; the control network still runs every step, so the
+    Saves most of the UNet's work on N - 1 of every N steps; the control network still runs every step, so the
     adapter (a small network) gains most, ControlNet (half a UNet) less. An approximation: images
     drift from those made without it."""
     safety_checker: bool = False
