@@ -100,3 +100,21 @@ def test_inputs_without_images_stop_before_the_model_loads(tmp_path, monkeypatch
         )
         assert result.exit_code == 2 and f"no images in {tmp_path / 'empty'}" in result.stderr
         assert not (tmp_path / "out").exists()
+
+
+def test_a_command_in_a_log_file_has_no_library_bars_and_progress_as_lines(tiny_models, tmp_path):
+    import os
+    import subprocess
+    import sys
+
+    Image.fromarray(smooth_image(32, 32)).save(tmp_path / "a.png")
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if k not in {"HF_HUB_DISABLE_PROGRESS_BARS", "TRANSFORMERS_VERBOSITY"}
+    }
+    command = [sys.executable, "-m", "depthforge.cli", "predict", str(tmp_path / "a.png")]
+    command += ["-m", str(tiny_models["dpt"]), "-o", str(tmp_path / "out")]
+    done = subprocess.run(command, capture_output=True, text=True, env=env, check=True)
+    assert "Loading weights" not in done.stderr and "\r" not in done.stderr
+    assert "predict: 1/1 img (100%)" in done.stderr
