@@ -255,6 +255,16 @@ def save_npy(path: Path, array: np.ndarray) -> None:
     write_atomic(path, write)
 
 
+def save_npz(path: Path, **arrays: np.ndarray) -> None:
+    """Save named arrays as a compressed ``.npz``, atomically."""
+
+    def write(tmp: Path) -> None:
+        with tmp.open("wb") as file:  # a file object: np.savez would add ".npz" to a path
+            np.savez_compressed(file, **arrays)
+
+    write_atomic(path, write)
+
+
 PNG_COMPRESSION = {"level": 1}
 """zlib level of every PNG written (0-9); ``depthforge --png-compression N`` sets it. Measured on a
 street render upscaled to 1600x900: 60 ms at 1 against 233 ms at PIL's default 6, for a file 30%

@@ -1,11 +1,19 @@
-"""`depthforge check-benchmark`."""
+"""`depthforge check-benchmark` and `depthforge prepare-nuscenes`: benchmarks before evaluate."""
 
 from pathlib import Path
 from typing import Annotated
 
 import typer
 
-from depthforge.cli.common import app, show_error
+from depthforge.cli.common import (
+    ShardOption,
+    app,
+    finish,
+    launch,
+    log_to,
+    refusing_conflicts,
+    show_error,
+)
 
 
 @app.command("check-benchmark")
@@ -42,3 +50,37 @@ def check_benchmark(
     typer.echo(f"{sum(result.readable.values())} samples ready in {root}; {len(result.problems)} problems")
     if result.problems or not result.readable:
         raise typer.Exit(1)
+
+
+@app.command("prepare-nuscenes")
+def prepare_nuscenes(
+    dataroot: Annotated[Path, typer.Option(help="The nuScenes dataroot (holds v1.0-trainval/, samples/).")],
+    out: Annotated[Path, typer.Option("--out", "-o", help="The prepared benchmark folder.")],
+    version: Annotated[str, typer.Option(help="The devkit's table version.")] = "v1.0-trainval",
+    split: Annotated[str, typer.Option(help="val (md4all's validation scenes) or all.")] = "val",
+    shard: ShardOption = "0/1",
+) -> None:
+    """md4all's nuScenes ground truth (front camera, LiDAR keyframes) for the md4all-nuscenes protocol."""
+    from depthforge.evaluate.check import EXPECTED
+    from depthforge.evaluate.prepare import PrepareError
+    from depthforge.evaluate.prepare import prepare_nuscenes as prepare
+
+    log_to(out, "prepare.log")
+    part, _ = launch(shard, "cpu")
+    try:
+        with refusing_conflicts():
+            summary, conditions = prepare(dataroot, out, version, split, part, report=show_error)
+    except PrepareError as error:
+        show_error(str(error))
+        raise typer.Exit(2) from error
+    for condition, count in sorted(conditions.items()):
+        typer.echo(f"{condition}: {count}")
+    expected = EXPECTED["md4all-nuscenes"]["all"]
+    if split == "val" and version == "v1.0-trainval" and conditions.total() != expected:
+        typer.echo(
+            f"warning: md4all's validation split has {expected} keyframes, this one {conditions.total()}"
+        )
+    finish(
+        len(summary.failed),
+        f"{summary.done} keyframes prepared into {out}; {summary.already_done} already there",
+    )
