@@ -6,6 +6,8 @@ BIN := $(VENV)/bin
 # resolves to PyPI's CUDA build.
 TORCH_PIN ?= torch==2.13.0
 export HF_HUB_OFFLINE ?= 1
+# For the tests of prepare-nuscenes, without the devkit's numpy<2 pin (its imports come with .[dev]).
+NUSCENES_DEVKIT ?= nuscenes-devkit==1.2.0
 
 .PHONY: setup demo test lint clean
 
@@ -13,6 +15,7 @@ $(BIN)/depthforge: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet "$(TORCH_PIN)"
 	$(BIN)/pip install --quiet -e ".[dev]"
+	$(BIN)/pip install --quiet --no-deps "$(NUSCENES_DEVKIT)"
 	touch $@
 
 setup: $(BIN)/depthforge

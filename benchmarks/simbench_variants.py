@@ -18,6 +18,7 @@ import numpy as np
 import torch
 
 from depthforge.cli.pipeline import AppCommands
+from depthforge.depth.alignment import Alignment
 from depthforge.depth.model import DepthModel
 from depthforge.evaluate.protocols import PROTOCOLS
 from depthforge.evaluate.readers import GenericFolder
@@ -35,7 +36,7 @@ def abs_rel(model: DepthModel, root: Path) -> dict[str, float]:
     predictions = model.predict([sample.image for sample in samples], batch_size=16)
     scores: dict[str, list[float]] = {}
     for ref, sample, pred in zip(refs, samples, predictions, strict=True):
-        for category, metrics in protocol.score(pred, model.space, sample).items():
+        for category, metrics in protocol.score(pred, model.space, sample, Alignment.LSTSQ_INVERSE).items():
             if category == "all":
                 key = ref.condition
             elif ref.condition in ("tom", "day"):

@@ -3,7 +3,7 @@ import pytest
 import torch
 
 from depthforge.config import AugmentConfig, GeometryConfig
-from depthforge.data.augment import augment_pair, resize_pair
+from depthforge.data.augment import augment_pair, jitter_colour, resize_pair
 
 NO_COLOUR = AugmentConfig(brightness=0, contrast=0, saturation=0, hue=0, rgb_shift=0, hflip=0.5)
 
@@ -64,3 +64,19 @@ def test_extra_image_follows_the_geometry_without_colour():
     )
     valid = torch.isfinite(out_label)
     torch.testing.assert_close(extra[0][valid], out_label[valid], atol=2e-3, rtol=0)
+
+
+def test_colour_is_albumentations_colour_jitter_then_rgb_shift_seeded_from_the_generator(monkeypatch):
+    monkeypatch.setenv("NO_ALBUMENTATIONS_UPDATE", "1")
+    import albumentations as A
+
+    image = pattern()[0]
+    config = AugmentConfig(brightness=0.3, contrast=0.3, saturation=0.3, hue=0.05, rgb_shift=0.1)
+    shift = (-0.1, 0.1)
+    seed = int(np.random.default_rng(4).integers(2**32))
+    theirs = A.Compose(
+        [A.ColorJitter(0.3, 0.3, 0.3, 0.05, p=1), A.RGBShift(shift, shift, shift, p=1)], seed=seed
+    )(image=image.permute(1, 2, 0).numpy().copy())["image"]
+    ours = jitter_colour(image, config, np.random.default_rng(4))
+    assert torch.equal(ours, torch.from_numpy(theirs).permute(2, 0, 1).clamp(0, 1))
+    assert not torch.equal(ours, jitter_colour(image, config, np.random.default_rng(5)))

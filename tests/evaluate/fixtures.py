@@ -75,10 +75,10 @@ def write_booster(root: Path, fx: float = 4000.0, baseline_mm: float = 80.0) -> 
     return root
 
 
-def write_cached_lidar(root: Path) -> Path:
+def write_cached_lidar(root: Path, conditions=("day-clear", "night", "day-rain")) -> Path:
     (root / "depth").mkdir(parents=True)
     rows = []
-    for index, condition in enumerate(["day-clear", "night", "day-rain"]):
+    for index, condition in enumerate(conditions):
         rgb(root / "samples" / f"t{index}.jpg", 48, 64, index)
         sparse = np.zeros((48, 64), np.float32)
         sparse[::4, ::4] = ramp_depth(48, 64)[::4, ::4]

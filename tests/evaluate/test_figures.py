@@ -3,7 +3,7 @@ from matplotlib import colormaps
 from PIL import Image
 
 from depthforge.depth.spaces import DepthSpace
-from depthforge.evaluate.protocols import PROTOCOLS
+from depthforge.evaluate.protocols import DEFAULT_METRIC_ALIGNMENTS, PROTOCOLS
 from depthforge.evaluate.readers import GenericFolder
 from depthforge.evaluate.run import write_figures
 from depthforge.io import save_npy
@@ -27,7 +27,7 @@ def test_figures_show_every_condition_with_an_absrel_scale_and_no_empty_panel(tm
             )
             cached[model][ref.id] = {"path": path, "space": DepthSpace.RELATIVE_INVERSE_DEPTH.value}
     protocol = PROTOCOLS["generic"].for_reader(reader, refs)
-    written = write_figures(protocol, reader, refs, out, cached, count=3)
+    written = write_figures(protocol, reader, refs, out, cached, 3, DEFAULT_METRIC_ALIGNMENTS)
     assert [p.relative_to(out / "figures").as_posix() for p in written] == [
         "day/s0.png",
         "night/s0.png",

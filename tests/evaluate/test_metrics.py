@@ -69,7 +69,12 @@ def test_units_are_explicit():
 
 def test_outliers_are_images_far_above_the_median_of_the_others_of_their_condition():
     def row(condition, image, abs_rel, category="all"):
-        ids = {"model": "m", "id": f"{condition}/{image}", "condition": condition}
+        ids = {
+            "model": "m",
+            "alignment": "lstsq-inverse",
+            "id": f"{condition}/{image}",
+            "condition": condition,
+        }
         return {**ids, "category": category, "abs_rel": abs_rel}
 
     rows = [

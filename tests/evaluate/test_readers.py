@@ -150,3 +150,10 @@ def test_corrupt_image_is_a_clear_error(tmp_path):
     reader = GenericFolder(root)
     with pytest.raises(ReaderError, match=r"s0\.png: not an image"):
         reader.load(reader.refs()[0])
+
+
+def test_projection_truncates_like_md4alls_nuscenes_or_rounds_like_its_robotcar():
+    intrinsics = np.array([[10.0, 0, 0], [0, 10.0, 0], [0, 0, 1]])
+    point = np.array([[0.26, 0.14, 1.0]])  # u = 2.6, v = 1.4
+    assert project_to_image(point, intrinsics, (4, 4))[1, 2] == 1.0
+    assert project_to_image(point, intrinsics, (4, 4), nearest_pixel=True)[1, 3] == 1.0

@@ -15,6 +15,7 @@ def evaluation(values: dict[str, dict[str, float]], conditions=("day",), unit="m
     models = list(values)
     rows = [
         {"model": model, "id": f"{condition}/s0", "condition": condition, "category": category}
+        | {"alignment": "lstsq-inverse"}
         | dict.fromkeys(METRIC_NAMES, 0.5)
         | values[model]
         for model in models
@@ -56,12 +57,13 @@ def test_the_terminal_table_fits_80_columns_and_the_report_keeps_every_column():
 def test_outlier_images_are_named_in_both_tables():
     rows = [
         {"model": "runs/teacher", "id": f"night/s{index}", "condition": "night", "category": "all"}
+        | {"alignment": "none"}
         | dict.fromkeys(METRIC_NAMES, 0.1)
         | {"abs_rel": value}
         for index, value in enumerate((0.1, 0.12, 1902.0))
     ]
     summary = Evaluation(PROTOCOLS["md4all-nuscenes"], ["runs/teacher"], "m", ("abs_rel",), rows).summary()
     line = "night/s2 (teacher): AbsRel 1902.000, median of the other night images 0.110"
-    rule = "Outliers (AbsRel over 10x the median of the other images of its model and condition):"
+    rule = "Outliers (AbsRel over 10x the median of the other images of its model, alignment and condition):"
     assert f"{rule}\n  {line}" in terminal_table(summary, ("abs_rel",))
     assert f"{rule}\n- {line}" in markdown_table(summary, ("abs_rel",))

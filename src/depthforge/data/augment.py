@@ -1,18 +1,30 @@
 """Training-pair geometry and colour augmentation, drawn from a per-sample generator.
 
-Geometry (resize keeping the aspect ratio, square crop or pad, horizontal flip) is applied to the
-image and its label identically; colour augmentation (brightness, contrast, saturation, hue, RGB
-shift) to the image only. Labels are resized by normalised convolution, so invalid (NaN) pixels
-neither spread nor leak into valid ones.
+Colour, on the image only, is albumentations' ``ColorJitter`` (brightness, contrast, saturation,
+hue, in a random order) then ``RGBShift`` (one shift per channel, in [0, 1] units): the paper's
+"colour jitter, RGB shift", by the names it uses. albumentations draws from its own generators,
+seeded per call by ``rng.integers(2**32)``, so a sample's colours follow its generator alone.
+
+Geometry (resize keeping the aspect ratio, square crop or pad, horizontal flip) stays here, applied
+to the image, its extra channels and its label identically. albumentations resizes a label as a
+mask, by nearest neighbour (off the bilinearly resized image by up to half a pixel) or by a filter
+that spreads NaN into valid pixels: it has no NaN-aware resize. Here labels are resized by
+normalised convolution with the image's own (antialiased bilinear) filter, so invalid pixels neither
+spread nor leak into valid ones; crop, pad and flip are plain slicing of the CHW tensors.
 """
 
 import math
+import os
+from typing import TYPE_CHECKING
 
 import numpy as np
 import torch
 import torch.nn.functional as F
 
 from depthforge.config import AugmentConfig, GeometryConfig
+
+if TYPE_CHECKING:
+    import albumentations
 
 
 def _resize_label(label: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
@@ -52,30 +64,27 @@ def square(
     return image[:, top : top + size, left : left + size], label[top : top + size, left : left + size]
 
 
-def _grey(image: torch.Tensor) -> torch.Tensor:
-    return (0.299 * image[0] + 0.587 * image[1] + 0.114 * image[2])[None]
+def _colour(config: AugmentConfig, seed: int) -> "albumentations.Compose":
+    """The paper's colour jitter and RGB shift, by albumentations' names, on float [0, 1] pixels."""
+    os.environ.setdefault("NO_ALBUMENTATIONS_UPDATE", "1")  # else its import asks PyPI for a newer release
+    import albumentations as A
 
-
-def _rotate_hue(image: torch.Tensor, turns: float) -> torch.Tensor:
-    """Hue rotation by ``turns`` of a full circle, in YIQ space."""
-    to_yiq = image.new_tensor([[0.299, 0.587, 0.114], [0.596, -0.274, -0.322], [0.211, -0.523, 0.312]])
-    cos, sin = math.cos(2 * math.pi * turns), math.sin(2 * math.pi * turns)
-    rotation = image.new_tensor([[1, 0, 0], [0, cos, -sin], [0, sin, cos]])
-    matrix = torch.linalg.inv(to_yiq) @ rotation @ to_yiq
-    return torch.einsum("ij,jhw->ihw", matrix, image)
+    shift = (-config.rgb_shift, config.rgb_shift)
+    jitter = A.ColorJitter(
+        brightness=config.brightness,
+        contrast=config.contrast,
+        saturation=config.saturation,
+        hue=config.hue,
+        p=1,
+    )
+    return A.Compose([jitter, A.RGBShift(shift, shift, shift, p=1)], seed=seed)
 
 
 def jitter_colour(image: torch.Tensor, config: AugmentConfig, rng: np.random.Generator) -> torch.Tensor:
-    """Brightness, contrast, saturation, hue and per-channel shift, each drawn from ``rng``."""
-    image = image * rng.uniform(1 - config.brightness, 1 + config.brightness)
-    mean = _grey(image).mean()
-    image = (image - mean) * rng.uniform(1 - config.contrast, 1 + config.contrast) + mean
-    grey = _grey(image)
-    image = grey + (image - grey) * rng.uniform(1 - config.saturation, 1 + config.saturation)
-    if config.hue:
-        image = _rotate_hue(image, rng.uniform(-config.hue, config.hue))
-    shift = rng.uniform(-config.rgb_shift, config.rgb_shift, size=3).astype(np.float32)
-    return (image + torch.from_numpy(shift)[:, None, None]).clamp(0, 1)
+    """``image`` ``[3, H, W]`` through ``_colour``, seeded by ``rng.integers(2**32)``."""
+    pixels = np.ascontiguousarray(image.permute(1, 2, 0).numpy())
+    jittered = _colour(config, int(rng.integers(2**32)))(image=pixels)["image"]
+    return torch.from_numpy(jittered).permute(2, 0, 1).clamp(0, 1)
 
 
 def augment_pair(

@@ -100,22 +100,24 @@ def mean_metrics(per_image: Iterable[Mapping[str, float]]) -> dict[str, float]:
 
 
 OUTLIER_FACTOR = 10.0
-OUTLIER_RULE = f"AbsRel over {OUTLIER_FACTOR:g}x the median of the other images of its model and condition"
+OUTLIER_RULE = (
+    f"AbsRel over {OUTLIER_FACTOR:g}x the median of the other images of its model, alignment and condition"
+)
 
 
 def outliers(rows: Iterable[Mapping[str, Any]]) -> list[dict[str, Any]]:
     """The per-image rows (all pixels) that break ``OUTLIER_RULE``, worst first, each with the median
     it was compared with; a condition of one image has none."""
-    groups: dict[tuple[str, str], list[Mapping[str, Any]]] = defaultdict(list)
+    groups: dict[tuple[str, str, str], list[Mapping[str, Any]]] = defaultdict(list)
     for row in rows:
         if row["category"] == "all" and not math.isnan(row["abs_rel"]):
-            groups[(row["model"], row["condition"])].append(row)
+            groups[(row["model"], row["alignment"], row["condition"])].append(row)
     found = []
     for group in (group for group in groups.values() if len(group) > 1):
         values = np.array([row["abs_rel"] for row in group])
         for index, row in enumerate(group):
             median = float(np.median(np.delete(values, index)))
             if row["abs_rel"] > OUTLIER_FACTOR * median:
-                keys = ("model", "id", "condition", "abs_rel")
+                keys = ("model", "alignment", "id", "condition", "abs_rel")
                 found.append({**{key: row[key] for key in keys}, "median_of_others": median})
     return sorted(found, key=lambda outlier: -outlier["abs_rel"])

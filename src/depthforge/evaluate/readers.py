@@ -275,7 +275,8 @@ class CachedLidar(BenchmarkReader):
         ROOT/index.csv           columns: id, image (path, relative to ROOT or absolute), condition
         ROOT/depth/ID.npz        metric depth at the image's resolution, 0 = no LiDAR point
 
-    Conditions are day-clear / night / day-rain for nuScenes and day / night for RobotCar.
+    ``condition`` is md4all's weather string: day-clear, day-rain, night-clear or night-rain for
+    nuScenes, day-clear or night-clear for RobotCar (the protocols report md4all's groups of them).
     ``project_to_image`` makes such a map from camera-frame points.
     """
 
@@ -292,13 +293,35 @@ class CachedLidar(BenchmarkReader):
         return read_depth_map(_require(self.root / "depth" / f"{ref.id}.npz"))
 
 
-def project_to_image(points: np.ndarray, intrinsics: np.ndarray, size: tuple[int, int]) -> np.ndarray:
+class RobotCarLidar(CachedLidar):
+    """RobotCar in the cached LiDAR layout, image and ground truth cut to their top ``KEEP`` share of
+    rows (768 of 960), as md4all's RobotCar configs do (``CROP.HEIGHT: 768``): the rest shows
+    the car's bonnet."""
+
+    KEEP = 0.8
+
+    def _top(self, values: np.ndarray) -> np.ndarray:
+        return values[: round(values.shape[0] * self.KEEP)]
+
+    def read_image(self, ref: SampleRef) -> np.ndarray:
+        return self._top(super().read_image(ref))
+
+    def read_depth(self, ref: SampleRef) -> np.ndarray:
+        return self._top(super().read_depth(ref))
+
+
+def project_to_image(
+    points: np.ndarray, intrinsics: np.ndarray, size: tuple[int, int], nearest_pixel: bool = False
+) -> np.ndarray:
     """Camera-frame points ``[N, 3]`` (z forward, m) to a depth map of ``size``; the nearest point
-    wins where several fall on one pixel; 0 where none does."""
+    wins where several fall on one pixel; 0 where none does. A point lands on the pixel its
+    coordinates truncate to (md4all's nuScenes), or with ``nearest_pixel`` the one they round to
+    (md4all's RobotCar, ``np.round``)."""
     height, width = size
     points = points[points[:, 2] > 0]
     uvw = points @ intrinsics.T
-    u, v = np.floor(uvw[:, 0] / uvw[:, 2]).astype(int), np.floor(uvw[:, 1] / uvw[:, 2]).astype(int)
+    pixel = np.round if nearest_pixel else np.floor
+    u, v = pixel(uvw[:, 0] / uvw[:, 2]).astype(int), pixel(uvw[:, 1] / uvw[:, 2]).astype(int)
     inside = (u >= 0) & (u < width) & (v >= 0) & (v < height)
     u, v, z = u[inside], v[inside], points[inside, 2]
     depth = np.full(size, np.inf, np.float32)
@@ -439,7 +462,7 @@ READERS: dict[str, type[BenchmarkReader]] = {
     "kitti-eigen": KittiEigen,
     "drivingstereo": DrivingStereo,
     "nuscenes": CachedLidar,
-    "robotcar": CachedLidar,
+    "robotcar": RobotCarLidar,
     "booster": Booster,
     "cleargrasp": ClearGrasp,
     "middlebury": Middlebury,

@@ -6,7 +6,7 @@ from pathlib import Path
 from typing import Any
 
 from depthforge.evaluate.protocols import PROTOCOLS
-from depthforge.evaluate.tables import change, markdown_table
+from depthforge.evaluate.tables import alignment_views, change, markdown_table
 
 
 def _summary(folder: Path) -> dict[str, Any]:
@@ -31,14 +31,19 @@ PixelRow = tuple[str, str, str]
 
 
 def compact_table(folders: list[Path], pixel_rows: list[PixelRow]) -> str:
-    """Teacher (each evaluation's first model) against student (its second): a row per folder and
-    condition over all pixels, then the ``pixel_rows`` found in it; AbsRel, its change (see
-    ``tables.change``), delta1."""
+    """Teacher (each evaluation's first model) against student (its second), under the first
+    alignment that scored both: a row per folder and condition over all pixels, then the
+    ``pixel_rows`` found in it; AbsRel, its change (see ``tables.change``), delta1."""
     header = "| set | rows | teacher AbsRel | student AbsRel | change | teacher d1 (%) | student d1 (%) |"
     lines = [header, "|---|---|---|---|---|---|---|"]
     for folder in folders:
         summary = _summary(folder)
-        teacher, student = (summary["results"][model] for model in summary["models"][:2])
+        pair = summary["models"][:2]
+        both = (view["results"] for view in alignment_views(summary) if set(pair) <= set(view["models"]))
+        results = next(both, None)
+        if results is None:
+            raise ValueError(f"{folder}: no alignment scored both {' and '.join(pair)}")
+        teacher, student = (results[model] for model in pair)
         rows = [(c, "all", c) for c in sorted(teacher, key=lambda c: (c == "all", c)) if c != "all"]
         rows += [row for row in pixel_rows if row[1] in teacher.get(row[0], {})]
         for condition, category, label in rows:

@@ -3,7 +3,8 @@
 
 Fractions are shown in %. A change against the reference model is relative (``-16.7%``), unless
 the reference shows as zero at the table's precision: then it is the absolute difference in the
-cell's unit (``+0.093``), since a ratio to (nearly) zero means nothing.
+cell's unit (``+0.093``), since a ratio to (nearly) zero means nothing. Models are compared only
+with models scored with the same alignment: each alignment has its own tables.
 """
 
 import math
@@ -50,6 +51,32 @@ def _cell(value: float, reference: float | None, unit: str, pattern: str) -> str
     return pattern.format(value=number(value, unit), change=difference) if difference else number(value, unit)
 
 
+ALIGNMENT_NOTES = {
+    "none": "metric output as it is",
+    "median": "scaled by the ratio of the medians",
+    "lstsq-inverse": "scale and shift by least squares in inverse depth",
+    "lstsq-depth": "scale and shift by least squares in depth",
+}
+
+
+def alignment_views(summary: dict[str, Any]) -> list[dict[str, Any]]:
+    """The summary once per alignment it was scored with (``alignments``: the first one's results
+    are ``results``, the others' in ``results_by_alignment``), each holding ``alignment`` and only
+    the models scored with it; none when nothing was scored."""
+    names = summary.get("alignments") or [""]
+    views = []
+    for name in names:
+        results = summary["results"] if name == names[0] else summary["results_by_alignment"][name]
+        models = [model for model in summary["models"] if model in results]
+        views.append({**summary, "alignment": name, "models": models, "results": results})
+    return [view for view in views if view["models"]]
+
+
+def _alignment_line(view: dict[str, Any]) -> str:
+    name = view["alignment"]
+    return f"Alignment: {name} ({ALIGNMENT_NOTES[name]})" if name else ""
+
+
 def _conditions(summary: dict[str, Any]) -> list[str]:
     """The reference model's conditions, ``all`` last and left out when there is only one other."""
     conditions = sorted(summary["results"][summary["models"][0]], key=lambda c: (c == "all", c))
@@ -94,11 +121,13 @@ def _counts(summary: dict[str, Any]) -> str:
 
 
 def outlier_lines(summary: dict[str, Any]) -> list[str]:
-    """One line per outlier image of the summary (see ``metrics.OUTLIER_RULE``)."""
+    """One line per outlier image of the summary (see ``metrics.OUTLIER_RULE``), naming the
+    alignment where there are several."""
     labels = model_labels(summary["models"])
+    several = len(summary.get("alignments", [])) > 1
     return [
-        f"{o['id']} ({labels[o['model']]}): AbsRel {o['abs_rel']:.3f}, "
-        f"median of the other {o['condition']} images {o['median_of_others']:.3f}"
+        f"{o['id']} ({labels[o['model']]}{', ' + o['alignment'] if several else ''}): "
+        f"AbsRel {o['abs_rel']:.3f}, median of the other {o['condition']} images {o['median_of_others']:.3f}"
         for o in summary.get("outliers", [])
     ]
 
@@ -108,37 +137,50 @@ def _outlier_section(summary: dict[str, Any], bullet: str) -> list[str]:
     return [f"Outliers ({OUTLIER_RULE}):", *(bullet + line for line in lines), ""] if lines else []
 
 
-def markdown_table(summary: dict[str, Any], metrics: tuple[str, ...]) -> str:
-    """The paper's layout: per pixel category (all, then e.g. ToM / Other) a table with a row per
-    model and a column group per condition, each cell ``metric (change against the first model)``."""
-    units = summary["units"]
-    lines = [_header(summary, bold=True), ""]
-    for category, shown in _blocks(summary):
+def _markdown_blocks(view: dict[str, Any], metrics: tuple[str, ...]) -> list[str]:
+    """Per pixel category of one alignment's view a table: a row per model, a column group per condition."""
+    units, lines = view["units"], []
+    for category, shown in _blocks(view):
         header = [
             "model",
             *(f"{c} {m} ({'%' if units[m] == 'fraction' else units[m]})" for c in shown for m in metrics),
         ]
         lines += [f"Pixels: {category}", "", "| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
-        per_condition = [_rows(summary, metrics, category, c, "{value} ({change})") for c in shown]
-        for index, model in enumerate(summary["models"]):
+        per_condition = [_rows(view, metrics, category, c, "{value} ({change})") for c in shown]
+        for index, model in enumerate(view["models"]):
             cells = [model, *(cell for rows in per_condition for cell in rows[index])]
             lines.append("| " + " | ".join(cells) + " |")
         lines.append("")
-    outliers = _outlier_section(summary, "- ")
-    return "\n".join([*lines, _counts(summary), "", *outliers])
+    return lines
 
 
-def terminal_table(summary: dict[str, Any], metrics: tuple[str, ...]) -> str:
-    """A narrow layout: per pixel category a row per condition and model, a column per metric (its
-    unit under its name)."""
-    units, labels = summary["units"], model_labels(summary["models"])
-    lines = [textwrap.fill(_header(summary), 80), ""]
-    for category, shown in _blocks(summary):
+def _footer(summary: dict[str, Any], views: list[dict[str, Any]], bullet: str) -> list[str]:
+    counts = _counts(views[0]) if views else "No sample was scored."
+    return [counts, "", *_outlier_section(summary, bullet)]
+
+
+def markdown_table(summary: dict[str, Any], metrics: tuple[str, ...]) -> str:
+    """The paper's layout, per alignment (see ``alignment_views``) and pixel category (all, then
+    e.g. ToM / Other): a table with a row per model and a column group per condition, each cell
+    ``metric (change against the alignment's first model)``."""
+    views = alignment_views(summary)
+    lines = [_header(summary, bold=True), ""]
+    for view in views:
+        heading = _alignment_line(view)
+        lines += [f"### {heading}", ""] if heading else []
+        lines += _markdown_blocks(view, metrics)
+    return "\n".join([*lines, *_footer(summary, views, "- ")])
+
+
+def _terminal_blocks(view: dict[str, Any], metrics: tuple[str, ...]) -> list[str]:
+    """Per pixel category of one alignment's view a row per condition and model, a column per metric."""
+    units, labels, lines = view["units"], model_labels(view["models"]), []
+    for category, shown in _blocks(view):
         header = ["condition", "model", *metrics]
         table = [header, ["", "", *(_unit(units[m]) for m in metrics)]]
         for condition in shown:
-            for index, cells in enumerate(_rows(summary, metrics, category, condition, "{value} {change}")):
-                model = summary["models"][index]
+            for index, cells in enumerate(_rows(view, metrics, category, condition, "{value} {change}")):
+                model = view["models"][index]
                 table.append(["" if index else condition, labels[model], *cells])
         widths = [max(len(row[i]) for row in table) for i in range(len(header))]
         lines += [f"{category} pixels"]
@@ -147,4 +189,16 @@ def terminal_table(summary: dict[str, Any], metrics: tuple[str, ...]) -> str:
             for row in table
         ]
         lines.append("")
-    return "\n".join([*lines, _counts(summary), "", *_outlier_section(summary, "  ")])
+    return lines
+
+
+def terminal_table(summary: dict[str, Any], metrics: tuple[str, ...]) -> str:
+    """A narrow layout: per alignment and pixel category a row per condition and model, a column
+    per metric (its unit under its name)."""
+    views = alignment_views(summary)
+    lines = [textwrap.fill(_header(summary), 80), ""]
+    for view in views:
+        heading = _alignment_line(view)
+        lines += [textwrap.fill(heading, 80), ""] if heading else []
+        lines += _terminal_blocks(view, metrics)
+    return "\n".join([*lines, *_footer(summary, views, "  ")])
