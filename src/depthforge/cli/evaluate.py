@@ -65,7 +65,7 @@ def evaluate(
     ] = 8,
     corruption: Annotated[
         str | None,
-        typer.Option(help="Corrupt the images first: a KITTI-C name (gaussian_noise, fog, ...) or physics-night, ..."),
+        typer.Option(help="Corrupt the images first: KITTI-C's (gaussian_noise, fog...), physics-night..."),
     ] = None,
     severities: Annotated[
         str, typer.Option(help="Corruption severities, 1-5, comma-separated.")
