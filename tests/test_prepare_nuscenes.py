@@ -85,7 +85,7 @@ def test_md4all_ground_truth_and_conditions(tmp_path):
     dataroot, out = write_nuscenes(tmp_path / "nuscenes"), tmp_path / "prepared"
     result = prepare(dataroot, out)
     assert result.exit_code == 0, result.output
-    assert "2 keyframes prepared" in result.stdout and "night-clear: 1" in result.stdout
+    assert "2 frames prepared" in result.stdout and "night-clear: 1" in result.stdout
     index = (out / "index.csv").read_text().splitlines()
     assert index[0] == "id,image,condition" and len(index) == 3
     assert index[1].endswith(",night-clear") and index[2].endswith(",day-rain")
@@ -95,7 +95,7 @@ def test_md4all_ground_truth_and_conditions(tmp_path):
     again = prepare(dataroot, out)
     assert (
         again.exit_code == 0
-        and "0 keyframes prepared into" in again.stdout
+        and "0 frames prepared into" in again.stdout
         and "; 2 already there" in again.stdout
     )
     checked = CliRunner().invoke(app, ["check-benchmark", "md4all-nuscenes", "--root", str(out)])

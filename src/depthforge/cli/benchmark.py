@@ -1,5 +1,6 @@
 """`depthforge check-benchmark` and `depthforge prepare-nuscenes`: benchmarks before evaluate."""
 
+from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated
 
@@ -61,26 +62,51 @@ def prepare_nuscenes(
     shard: ShardOption = "0/1",
 ) -> None:
     """md4all's nuScenes ground truth (front camera, LiDAR keyframes) for the md4all-nuscenes protocol."""
+    from depthforge.evaluate.prepare import prepare_nuscenes as prepare
+
+    expected = "md4all-nuscenes" if split == "val" and version == "v1.0-trainval" else None
+    _prepare(
+        out, shard, expected, lambda part: prepare(dataroot, out, version, split, part, report=show_error)
+    )
+
+
+@app.command("prepare-robotcar")
+def prepare_robotcar(
+    dataroot: Annotated[
+        Path, typer.Option(help="md4all's RobotCar root: models/, splits/, the scenes' images and clouds.")
+    ],
+    out: Annotated[Path, typer.Option("--out", "-o", help="The prepared benchmark folder.")],
+    shard: ShardOption = "0/1",
+) -> None:
+    """md4all's RobotCar test ground truth (its precomputed LiDAR clouds) for the md4all-robotcar protocol."""
+    from depthforge.evaluate.prepare import prepare_robotcar as prepare
+
+    _prepare(out, shard, "md4all-robotcar", lambda part: prepare(dataroot, out, part, show_error))
+
+
+def _prepare(out: Path, shard: str, expected: str | None, run: "Callable") -> None:
+    """Run a preparation on this process's shard; print the frames per condition, a warning where
+    they differ from the published split's counts, and the summary."""
     from depthforge.evaluate.check import EXPECTED
     from depthforge.evaluate.prepare import PrepareError
-    from depthforge.evaluate.prepare import prepare_nuscenes as prepare
 
     log_to(out, "prepare.log")
     part, _ = launch(shard, "cpu")
     try:
         with refusing_conflicts():
-            summary, conditions = prepare(dataroot, out, version, split, part, report=show_error)
+            summary, conditions = run(part)
     except PrepareError as error:
         show_error(str(error))
         raise typer.Exit(2) from error
+    found = {"all": conditions.total(), **conditions}
     for condition, count in sorted(conditions.items()):
         typer.echo(f"{condition}: {count}")
-    expected = EXPECTED["md4all-nuscenes"]["all"]
-    if split == "val" and version == "v1.0-trainval" and conditions.total() != expected:
-        typer.echo(
-            f"warning: md4all's validation split has {expected} keyframes, this one {conditions.total()}"
-        )
+    for group, count in EXPECTED.get(expected or "", {}).items():
+        if found.get(group, 0) != count:
+            typer.echo(
+                f"warning: md4all's split has {count} frames in {group}, this one {found.get(group, 0)}"
+            )
     finish(
         len(summary.failed),
-        f"{summary.done} keyframes prepared into {out}; {summary.already_done} already there",
+        f"{summary.done} frames prepared into {out}; {summary.already_done} already there",
     )
