@@ -229,28 +229,17 @@ class GenerateJob:
     def _finish(
         self, sample: Sample, output: Generated, conditioning: dict[str, str], score: float | None
     ) -> Row:
-        limit = self.consistency.max_inconsistency if self.consistency else None
-        consistent = None if score is None or limit is None else score <= limit
-        dropped = consistent is False and self.consistency is not None and self.consistency.drop
-        kept = output.image is not None and not dropped
-        path = self.dataset.hard_image(sample.id)
-        if kept:
-            save_png(self.dataset.root / path, output.image)
-        region = None
-        if kept and output.region is not None:
-            region = self.dataset.region(sample.id)
-            save_png(self.dataset.root / region, output.region.astype(np.uint8) * 255)
         if output.skipped:
             log.info("%s: skipped, %s", sample.id, output.skipped)
-        size = (
-            output.image.shape[:2]
-            if output.image is not None
-            else (sample.easy["height"], sample.easy["width"])
+        row = hard_row(
+            self.dataset, sample.id, sample.easy, sample.condition, output.image, score, self.consistency
         )
+        region = None
+        if row["kept"] and output.region is not None:
+            region = self.dataset.region(sample.id)
+            save_png(self.dataset.root / region, output.region.astype(np.uint8) * 255)
         return {
-            "id": sample.id,
-            "easy_id": sample.easy["id"],
-            "condition": sample.condition,
+            **row,
             "index": sample.index,
             "seed": sample.seed,
             "prompt": sample.prompt,
@@ -258,20 +247,46 @@ class GenerateJob:
             "generator": self.description,
             "params": output.params,
             "conditioning": conditioning,
-            "image": path if kept else None,
-            "source_image": sample.easy["image"],
-            "label": sample.easy["label"],
-            "label_space": sample.easy["label_space"],
-            "label_stats": sample.easy["label_stats"],
             "region": region,
             "region_fraction": None if output.region is None else round(float(output.region.mean()), 6),
-            "height": int(size[0]),
-            "width": int(size[1]),
-            "inconsistency": score,
-            "consistent": consistent,
-            "kept": kept,
             "skipped": output.skipped,
         }
+
+
+def hard_row(
+    dataset: DatasetFolder,
+    sample_id: str,
+    easy: Row,
+    condition: str,
+    image: np.ndarray | None,
+    score: float | None,
+    consistency: Consistency | None,
+) -> Row:
+    """Keep a hard image (write it) unless there is none or it is dropped as inconsistent; the part of
+    its manifest row that every hard image has: its easy image's label, its size, the verdict."""
+    limit = consistency.max_inconsistency if consistency else None
+    consistent = None if score is None or limit is None else score <= limit
+    dropped = consistent is False and consistency is not None and consistency.drop
+    kept = image is not None and not dropped
+    path = dataset.hard_image(sample_id)
+    if kept:
+        save_png(dataset.root / path, image)
+    height, width = image.shape[:2] if image is not None else (easy["height"], easy["width"])
+    return {
+        "id": sample_id,
+        "easy_id": easy["id"],
+        "condition": condition,
+        "image": path if kept else None,
+        "source_image": easy["image"],
+        "label": easy["label"],
+        "label_space": easy["label_space"],
+        "label_stats": easy["label_stats"],
+        "height": int(height),
+        "width": int(width),
+        "inconsistency": score,
+        "consistent": consistent,
+        "kept": kept,
+    }
 
 
 def generate_samples(
