@@ -8,7 +8,7 @@ from importlib import import_module
 
 from depthforge.cli.common import app
 
-for _stage in ("label", "generate", "finetune", "evaluate", "benchmark", "sim", "pipeline"):
+for _stage in ("label", "generate", "importing", "finetune", "evaluate", "benchmark", "sim", "pipeline"):
     import_module(f"depthforge.cli.{_stage}")
 
 __all__ = ["app"]

@@ -27,7 +27,7 @@ from depthforge.cli.common import (
 )
 
 
-def _finalize(dataset: "DatasetFolder", settings: dict) -> None:
+def finalize(dataset: "DatasetFolder", settings: dict) -> None:
     """After every process is done: the merged metadata and the dataset card, written once."""
     from depthforge.jobs import launch_state
 
@@ -38,7 +38,7 @@ def _finalize(dataset: "DatasetFolder", settings: dict) -> None:
         dataset.write_card(settings)
 
 
-def _show_conditions(dataset: "DatasetFolder") -> None:
+def show_conditions(dataset: "DatasetFolder") -> None:
     """Per condition, the images the dataset holds and their consistency scores."""
     from depthforge.data.dataset import summarise_conditions
 
@@ -290,7 +290,7 @@ def generate(
         part,
         batch_size,
     )
-    _finalize(
+    finalize(
         dataset,
         {
             "stage": "generate",
@@ -304,7 +304,7 @@ def generate(
         },
     )
     skipped = sum(1 for row in dataset.generated() if row.get("skipped"))
-    _show_conditions(dataset)
+    show_conditions(dataset)
     finish(
         len(summary.failed),
         f"{summary.done} generated into {dataset_path}; {summary.already_done} already there"
@@ -389,7 +389,7 @@ def generate_objects(
         part,
         batch_size,
     )
-    _finalize(
+    finalize(
         dataset,
         {
             "stage": "generate-objects",
@@ -402,7 +402,7 @@ def generate_objects(
             "object_bank": str(object_bank or "built-in"),
         },
     )
-    _show_conditions(dataset)
+    show_conditions(dataset)
     finish(
         len(scenes.failed) + len(summary.failed),
         f"{scenes.done} object scenes and {summary.done} {'/'.join(wanted)} samples into {dataset_path}",

@@ -10,6 +10,7 @@ DATASET/
   conditions/MODEL/ID.npy      conditioning depth from --condition-model, when one is used
   manifest/label-*.jsonl       one row per easy image
   manifest/generate-*.jsonl    one row per generated sample
+  manifest/import-*.jsonl      one row per hard image made elsewhere (`depthforge import`)
   metadata.jsonl               every image with its row, for datasets' "imagefolder"
   README.md                    the dataset card: settings and counts
 ```
@@ -32,6 +33,8 @@ from depthforge.io import write_atomic
 
 LABEL_STAGE = "label"
 GENERATE_STAGE = "generate"
+IMPORT_STAGE = "import"
+"""Hard images made elsewhere, brought in by `depthforge import`."""
 
 
 @dataclass(frozen=True)
@@ -68,8 +71,9 @@ class DatasetFolder:
         return read_rows(self.manifest, LABEL_STAGE)
 
     def generated(self) -> list[Row]:
-        """One row per generated sample (dropped ones included, with ``kept`` false)."""
-        return read_rows(self.manifest, GENERATE_STAGE)
+        """One row per hard sample, generated here or imported (dropped ones included, with ``kept``
+        false)."""
+        return read_rows(self.manifest, GENERATE_STAGE) + read_rows(self.manifest, IMPORT_STAGE)
 
     def samples(self) -> list[Row]:
         """Every usable image, easy and hard, with ``image`` and ``label`` as absolute paths."""

@@ -35,3 +35,23 @@ def score_images(
         inconsistency(p, teacher.space, label, label_space)
         for p, label in zip(predictions, labels, strict=True)
     ]
+
+
+def score_by_space(
+    teacher: DepthModel,
+    images: list[np.ndarray],
+    labels: list[np.ndarray],
+    spaces: list[str],
+    batch_size: int,
+) -> list[float]:
+    """``score_images`` for images whose labels may be in different spaces: one call per space (the
+    labels of one dataset share one; grouping keeps it right when they do not)."""
+    scores = [0.0] * len(images)
+    for space in dict.fromkeys(spaces):
+        chosen = [i for i, s in enumerate(spaces) if s == space]
+        values = score_images(
+            teacher, [images[i] for i in chosen], [labels[i] for i in chosen], DepthSpace(space), batch_size
+        )
+        for i, value in zip(chosen, values, strict=True):
+            scores[i] = value
+    return scores

@@ -11,7 +11,7 @@ from depthforge.data.dataset import GENERATE_STAGE, DatasetFolder
 from depthforge.data.manifest import Row
 from depthforge.depth.model import DepthModel
 from depthforge.depth.spaces import DepthSpace
-from depthforge.generate.consistency import score_images
+from depthforge.generate.consistency import score_by_space
 from depthforge.generate.prompts import PromptBank
 from depthforge.generate.request import Generated, Generator, Request
 from depthforge.generate.seeds import numpy_rng, sample_seed
@@ -206,24 +206,18 @@ class GenerateJob:
     ) -> list[float | None]:
         """The consistency score of each image made (None for those skipped, or without scoring)."""
         scores: list[float | None] = [None] * len(samples)
-        if self.consistency is None:
+        chosen = [i for i, image in enumerate(images) if image is not None]
+        if self.consistency is None or not chosen:
             return scores
-        # Labels of one dataset share a space; grouping keeps this right if they do not.
-        for space in {s.easy["label_space"] for s in samples}:
-            chosen = [
-                i for i, s in enumerate(samples) if s.easy["label_space"] == space and images[i] is not None
-            ]
-            if not chosen:
-                continue
-            values = score_images(
-                self.consistency.teacher,
-                [images[i] for i in chosen],
-                [labels[i] for i in chosen],
-                DepthSpace(space),
-                self.batch_size,
-            )
-            for i, value in zip(chosen, values, strict=True):
-                scores[i] = value
+        values = score_by_space(
+            self.consistency.teacher,
+            [images[i] for i in chosen],  # type: ignore[misc]
+            [labels[i] for i in chosen],
+            [samples[i].easy["label_space"] for i in chosen],
+            self.batch_size,
+        )
+        for i, value in zip(chosen, values, strict=True):
+            scores[i] = value
         return scores
 
     def _finish(
