@@ -256,17 +256,7 @@ def test_bad_options_get_one_line_each(tmp_path):
         (): "nothing to score: give --model or --predictions",
     }
     for options, message in cases.items():
-        args = [
-            "evaluate",
-            *options,
-            "--benchmark",
-            "generic",
-            "--root",
-            str(root),
-            "--out",
-            str(tmp_path / "o"),
-        ]
-        result = runner.invoke(app, args)
+        result = runner.invoke(app, evaluate_args([], root, tmp_path / "o", *options))
         assert result.exit_code == 2 and message in result.stderr, result.output
     assert "lstsq-inverse" in runner.invoke(app, ["evaluate", "--help"]).output
 

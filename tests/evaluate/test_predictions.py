@@ -12,17 +12,7 @@ runner = CliRunner()
 
 def predictions_args(folder: str, root, out) -> list[str]:
     """`depthforge evaluate --predictions FOLDER` on a generic folder."""
-    return [
-        "evaluate",
-        "--predictions",
-        folder,
-        "--benchmark",
-        "generic",
-        "--root",
-        str(root),
-        "--out",
-        str(out),
-    ]
+    return evaluate_args([], root, out, "--predictions", folder)
 
 
 def test_predictions_made_elsewhere_score_as_the_model_that_made_them(tiny_models, tmp_path):

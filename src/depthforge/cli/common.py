@@ -14,6 +14,7 @@ from tqdm import tqdm
 from depthforge.depth.spaces import DepthSpace
 
 if TYPE_CHECKING:
+    from depthforge.data.dataset import DatasetFolder
     from depthforge.depth.model import DepthModel
     from depthforge.jobs import Shard
 
@@ -113,6 +114,18 @@ def launch(shard: str, device: str) -> tuple["Shard", str]:
     except ValueError as error:
         show_error(str(error))
         raise typer.Exit(2) from error
+
+
+def labelled_dataset(path: Path) -> tuple["DatasetFolder", list[dict]]:
+    """The dataset folder and its label rows; one error line and exit 2 when it has none."""
+    from depthforge.data.dataset import DatasetFolder
+
+    dataset = DatasetFolder(path)
+    labels = dataset.labels()
+    if not labels:
+        show_error(f"{path}: no labelled images; run `depthforge label` first")
+        raise typer.Exit(2)
+    return dataset, labels
 
 
 def require_images(inputs: list[Path]) -> None:

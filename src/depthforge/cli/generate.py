@@ -18,6 +18,7 @@ from depthforge.cli.common import (
     ShardOption,
     app,
     finish,
+    labelled_dataset,
     launch,
     load_depth_model,
     log_to,
@@ -260,13 +261,7 @@ def generate(
     dtype: Dtype = "auto",
 ) -> None:
     """Turn a labelled dataset's easy images into hard ones, K per condition, sharing their labels."""
-    from depthforge.data.dataset import DatasetFolder
-
-    dataset = DatasetFolder(dataset_path)
-    labels = dataset.labels()
-    if not labels:
-        show_error(f"{dataset_path}: no labelled images; run `depthforge label` first")
-        raise typer.Exit(2)
+    dataset, labels = labelled_dataset(dataset_path)
     log_to(dataset_path, "generate.log")
     wanted = split(conditions)
     banks = _banks(backend, wanted, prompt_bank or [], prompt or [])

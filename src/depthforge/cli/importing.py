@@ -11,6 +11,7 @@ from depthforge.cli.common import (
     ShardOption,
     app,
     finish,
+    labelled_dataset,
     launch,
     load_depth_model,
     log_to,
@@ -50,15 +51,10 @@ def import_hard_images(
     dtype: Dtype = "auto",
 ) -> None:
     """Bring hard images made elsewhere into a dataset, paired with its easy images and their labels."""
-    from depthforge.data.dataset import DatasetFolder
     from depthforge.generate.importing import DEFAULT_PATTERN, import_images, pair_files
     from depthforge.generate.job import Consistency
 
-    dataset = DatasetFolder(dataset_path)
-    labels = dataset.labels()
-    if not labels:
-        show_error(f"{dataset_path}: no labelled images; run `depthforge label` first")
-        raise typer.Exit(2)
+    dataset, labels = labelled_dataset(dataset_path)
     if not folder.is_dir():
         show_error(f"{folder}: no such folder")
         raise typer.Exit(2)
