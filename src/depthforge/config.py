@@ -183,7 +183,10 @@ def paper_preset(model: str) -> str:
     from transformers import AutoConfig
 
     from depthforge import registry
+    from depthforge.depth import network
 
+    if network.is_factory(model) or network.is_saved(model):
+        raise ConfigError(f"'{model}' is a network of your own: name its settings with --preset or --config")
     source, _ = registry.resolve(model)
     try:
         config = AutoConfig.from_pretrained(source)

@@ -10,6 +10,7 @@ from torch import nn
 from transformers import AutoImageProcessor, AutoModelForDepthEstimation, PretrainedConfig
 
 from depthforge import registry
+from depthforge.depth import network
 from depthforge.depth.preprocess import Preprocessing
 from depthforge.depth.spaces import DepthSpace
 from depthforge.hub import load_failure
@@ -64,14 +65,15 @@ class DepthModel(nn.Module):
     """A depth network that knows its preprocessing and the space of its output.
 
     ``forward`` is differentiable and maps images in [0, 1] to depth at their own resolution;
-    ``predict`` is the batched inference path for uint8 images of any sizes.
+    ``predict`` is the batched inference path for uint8 images of any sizes. ``from_pretrained``
+    loads a ``transformers`` depth model (preset, folder or hub id) or any torch network through its
+    factory (``depth/network.py``); both behave the same in every stage.
     """
 
-    def __init__(self, net: nn.Module, processor: object, space: DepthSpace, name: str) -> None:
+    def __init__(self, net: nn.Module, preprocessing: Preprocessing, space: DepthSpace, name: str) -> None:
         super().__init__()
         self.net = net
-        self.processor = processor
-        self.preprocessing = Preprocessing.from_processor(processor)
+        self.preprocessing = preprocessing
         self.space = space
         self.name = name
 
@@ -84,17 +86,18 @@ class DepthModel(nn.Module):
         space: DepthSpace | str | None = None,
         revision: str | None = None,
     ) -> "DepthModel":
-        """Load from a preset name, a local folder or a hub id, on ``device`` in ``dtype``."""
-        source, preset_space = registry.resolve(name)
+        """Load from a preset name, a local folder, a hub id or a network factory, on ``device`` in
+        ``dtype``."""
         device = resolve_device(device) if isinstance(device, str) else device
         dtype = resolve_dtype(dtype, device) if isinstance(dtype, str) else dtype
-        try:
-            net = AutoModelForDepthEstimation.from_pretrained(source, revision=revision, dtype=dtype)
-            processor = AutoImageProcessor.from_pretrained(source, revision=revision)
-        except (OSError, ValueError) as error:
-            raise ModelLoadError(load_failure("depth model", source, error)) from error
-        resolved = DepthSpace(space) if space else preset_space or infer_space(net.config)
-        return cls(net.to(device).eval(), processor, resolved, name)
+        if network.is_factory(name) or network.is_saved(name):
+            model: DepthModel = FactoryDepthModel.load(name)
+        else:
+            model = TransformersDepthModel.load(name, revision, space)
+        if space:
+            model.space = DepthSpace(space)
+        model.net.to(device=device, dtype=dtype)
+        return model.eval()
 
     @property
     def device(self) -> torch.device:
@@ -108,8 +111,16 @@ class DepthModel(nn.Module):
         """Depth ``[B, H, W]`` (float32, in ``self.space``) for images ``[B, 3, H, W]`` in [0, 1]."""
         size = tuple(pixels.shape[-2:])
         inputs, padding = self.preprocessing(pixels)
-        output = self.net(pixel_values=inputs.to(self.dtype)).predicted_depth
+        output = self.infer(inputs.to(self.dtype))
         return self.preprocessing.restore(output, tuple(inputs.shape[-2:]), padding, size)
+
+    def infer(self, inputs: torch.Tensor) -> torch.Tensor:
+        """The network's depth ``[B, h, w]`` for its preprocessed input."""
+        raise NotImplementedError
+
+    def save_pretrained(self, folder: str | Path) -> None:
+        """Save the network so that ``from_pretrained(folder)`` loads it back, with its space."""
+        raise NotImplementedError
 
     @torch.no_grad()
     def predict(self, images: Sequence[np.ndarray], batch_size: int = 4) -> list[np.ndarray]:
@@ -130,8 +141,55 @@ class DepthModel(nn.Module):
                     results[i] = single
         return results
 
+
+class TransformersDepthModel(DepthModel):
+    """A ``transformers`` depth model (``AutoModelForDepthEstimation``) and its image processor."""
+
+    def __init__(self, net: nn.Module, processor: object, space: DepthSpace, name: str) -> None:
+        super().__init__(net, Preprocessing.from_processor(processor), space, name)
+        self.processor = processor
+
+    @classmethod
+    def load(
+        cls, name: str, revision: str | None = None, space: DepthSpace | str | None = None
+    ) -> "TransformersDepthModel":
+        source, preset_space = registry.resolve(name)
+        try:
+            net = AutoModelForDepthEstimation.from_pretrained(source, revision=revision)
+            processor = AutoImageProcessor.from_pretrained(source, revision=revision)
+        except (OSError, ValueError) as error:
+            raise ModelLoadError(load_failure("depth model", source, error)) from error
+        resolved = DepthSpace(space) if space else preset_space or infer_space(net.config)
+        return cls(net, processor, resolved, name)
+
+    def infer(self, inputs: torch.Tensor) -> torch.Tensor:
+        return self.net(pixel_values=inputs).predicted_depth
+
     def save_pretrained(self, folder: str | Path) -> None:
-        """Save network and processor in the plain ``transformers`` format, recording the depth space."""
+        """Network and processor in the plain ``transformers`` format, recording the depth space."""
         setattr(self.net.config, SPACE_CONFIG_KEY, self.space.value)
         self.net.save_pretrained(folder)
         self.processor.save_pretrained(folder)
+
+
+class FactoryDepthModel(DepthModel):
+    """Any torch network, built by its factory (``depth/network.py``)."""
+
+    def __init__(self, built: network.Network, factory: str, name: str) -> None:
+        super().__init__(built.module, built.preprocessing, built.space, name)
+        self.factory = factory
+
+    @classmethod
+    def load(cls, name: str) -> "FactoryDepthModel":
+        try:
+            factory, built = network.load(name) if network.is_saved(name) else (name, network.build(name))
+        except network.NetworkError as error:
+            raise ModelLoadError(str(error)) from error
+        return cls(built, factory, name)
+
+    def infer(self, inputs: torch.Tensor) -> torch.Tensor:
+        depth = self.net(inputs)
+        return depth[:, 0] if depth.dim() == 4 else depth
+
+    def save_pretrained(self, folder: str | Path) -> None:
+        network.save(self.factory, network.Network(self.net, self.preprocessing, self.space), folder)
