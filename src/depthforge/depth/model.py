@@ -90,8 +90,12 @@ class DepthModel(nn.Module):
         ``dtype``."""
         device = resolve_device(device) if isinstance(device, str) else device
         dtype = resolve_dtype(dtype, device) if isinstance(dtype, str) else dtype
+        from depthforge.depth import marigold  # it subclasses DepthModel: imported here, not on top
+
         if network.is_factory(name) or network.is_saved(name):
             model: DepthModel = FactoryDepthModel.load(name)
+        elif marigold.is_marigold(name, revision):
+            model = marigold.MarigoldDepthModel.load(name, revision)
         else:
             model = TransformersDepthModel.load(name, revision, space)
         if space:

@@ -29,6 +29,12 @@ ENTRY_POINTS = "depthforge.models"
 SAVED = "depthforge_network.json"
 WEIGHTS = "model.safetensors"
 FACTORY = re.compile(r"(?P<module>[\w./-]+?):(?P<function>\w+)")
+BUILTIN = {
+    "monodepth2-resnet18": "depthforge.depth.monodepth2:monodepth2_resnet18",
+    "md4all-resnet18": "depthforge.depth.monodepth2:md4all_resnet18",
+    "md4all-resnet50": "depthforge.depth.monodepth2:md4all_resnet50",
+}
+"""Networks built into depthforge, by name (``depth/monodepth2.py``)."""
 
 
 class NetworkError(ValueError):
@@ -45,8 +51,8 @@ class Network:
 
 
 def is_factory(name: str) -> bool:
-    """Whether ``name`` names a factory (``module:function``) or a registered network."""
-    return bool(FACTORY.fullmatch(name)) or name in _registered()
+    """Whether ``name`` names a factory (``module:function``), a built-in or a registered network."""
+    return bool(FACTORY.fullmatch(name)) or name in BUILTIN or name in _registered()
 
 
 def is_saved(folder: str | Path) -> bool:
@@ -60,7 +66,7 @@ def _registered() -> dict[str, Callable[[], Network]]:
 def _factory(name: str) -> Callable[[], Network]:
     if name in (registered := _registered()):
         return registered[name].load()  # type: ignore[attr-defined]
-    match = FACTORY.fullmatch(name)
+    match = FACTORY.fullmatch(BUILTIN.get(name, name))
     if match is None:
         raise NetworkError(f"'{name}' names no factory: expected package.module:factory or file.py:factory")
     module_name, function = match["module"], match["function"]
@@ -86,25 +92,35 @@ def build(name: str) -> Network:
     return network
 
 
-def load_weights(module: nn.Module, path: str | Path) -> None:
-    """Weights from a safetensors file or a plain state dict, all keys and shapes checked; the first
-    mismatch is named."""
+def read_state(path: str | Path) -> dict[str, torch.Tensor]:
+    """The tensors of a safetensors file or of a plain (or Lightning ``state_dict``) checkpoint."""
     path = Path(path)
     try:
         state = load_file(path) if path.suffix == ".safetensors" else torch.load(path, weights_only=True)
-    except (OSError, RuntimeError, ValueError) as error:
+    except (OSError, RuntimeError, ValueError, EOFError) as error:
         raise NetworkError(f"{path}: cannot read weights ({error})") from error
-    state = state.get("state_dict", state) if isinstance(state, dict) else state
+    return state.get("state_dict", state) if isinstance(state, dict) else state
+
+
+def check_state(module: nn.Module, state: dict[str, torch.Tensor], source: str, prefix: str = "") -> None:
+    """Every key of ``module`` is in ``state`` with its shape, and nothing else; the first mismatch is
+    named as the checkpoint ``source`` spells it (``prefix`` + key)."""
     own = module.state_dict()
     for key, value in own.items():
         if key not in state:
-            raise NetworkError(f"{path}: missing key '{key}'")
+            raise NetworkError(f"{source}: missing key '{prefix}{key}'")
         if tuple(state[key].shape) != tuple(value.shape):
-            raise NetworkError(
-                f"{path}: '{key}' has shape {tuple(state[key].shape)}, the module {tuple(value.shape)}"
-            )
+            shapes = f"{tuple(state[key].shape)}, the module {tuple(value.shape)}"
+            raise NetworkError(f"{source}: '{prefix}{key}' has shape {shapes}")
     if unexpected := sorted(set(state) - set(own)):
-        raise NetworkError(f"{path}: unexpected key '{unexpected[0]}' ({len(unexpected)} in all)")
+        raise NetworkError(f"{source}: unexpected key '{prefix}{unexpected[0]}' ({len(unexpected)} in all)")
+
+
+def load_weights(module: nn.Module, path: str | Path) -> None:
+    """Weights from a safetensors file or a plain state dict, all keys and shapes checked; the first
+    mismatch is named."""
+    state = read_state(path)
+    check_state(module, state, str(path))
     module.load_state_dict(state)
 
 
