@@ -12,7 +12,7 @@ from depthforge.data.dataset import DatasetFolder
 from depthforge.depth import network
 from depthforge.depth.model import DepthModel, FactoryDepthModel, ModelLoadError
 from tests.conftest import smooth_image, write_scenes
-from tests.evaluate.fixtures import evaluate_args, write_generic
+from tests.evaluate.fixtures import write_generic
 
 ROOT = Path(__file__).parents[2]
 EXAMPLE = "examples/my_depth_net.py:tiny_depth"
@@ -63,28 +63,44 @@ def test_a_package_registers_its_network_by_entry_point(monkeypatch):
     assert isinstance(DepthModel.from_pretrained("tiny"), FactoryDepthModel)
 
 
-def test_the_method_end_to_end_with_a_network_of_ones_own(tmp_path, monkeypatch):
+@pytest.mark.parametrize(("model", "other"), [(EXAMPLE, "md4all-resnet18"), ("md4all-resnet18", EXAMPLE)])
+def test_the_method_end_to_end_with_a_network_of_ones_own(tmp_path, monkeypatch, model, other):
+    """One network labels and is fine-tuned, the other conditions the generator; all through `run`."""
     monkeypatch.chdir(ROOT)
-    scenes = write_scenes(tmp_path / "easy", {}, count=3)
-    data, run = tmp_path / "data", tmp_path / "run"
-    steps = [
-        ["predict", str(scenes), "--model", EXAMPLE, "--out", str(tmp_path / "depth")],
-        ["label", str(scenes), "--model", EXAMPLE, "--out", str(data)],
-        ["generate", str(data), "--conditions", "night,fog", "--per-condition", "1", "--backend", "physics"],
-        ["finetune", "--model", EXAMPLE, "--preset", "paper-depth-anything", "--data", str(data),
-         "--out", str(run), "--iterations", "2", "--batch-size", "2", "--size", "28",
-         "--set", "data.num_workers=0"],
-        evaluate_args([EXAMPLE, run / "student"], write_generic(tmp_path / "bench"), tmp_path / "eval"),
-    ]  # fmt: skip
-    for step in steps:
-        result = runner.invoke(app, step)
-        assert result.exit_code == 0, (step[0], result.output)
-    assert (run / "student" / network.SAVED).is_file() and len(list((tmp_path / "depth").glob("*.npy"))) == 3
-    assert len(DatasetFolder(data).labels()) == 3 and len(DatasetFolder(data).generated()) == 6
-    summary = json.loads((tmp_path / "eval" / "summary.json").read_text())
-    assert set(summary["results"]) == {EXAMPLE, str(run / "student")}
+    scenes, bench = write_scenes(tmp_path / "easy", {}, count=3), write_generic(tmp_path / "bench", count=1)
+    work = tmp_path / "work"
+    stages = {
+        "predict": ("predict", {"inputs": [str(scenes)], "model": model, "out": "{workdir}/depth"}),
+        "label": ("label", {"inputs": [str(scenes)], "model": model, "out": "{workdir}/data"}),
+        "generate": ("generate", {"dataset": "{workdir}/data", "conditions": "night,fog", "per_condition": 1,
+                                  "backend": "physics", "condition_model": other}),
+        "finetune": ("finetune", {"model": model, "preset": "paper-depth-anything", "data": "{workdir}/data",
+                                  "out": "{workdir}/run", "iterations": 2, "batch_size": 2, "size": 28,
+                                  "set": ["data.num_workers=0"]}),
+        "evaluate": ("evaluate", {"model": [model, "{workdir}/run/student"], "benchmark": "generic",
+                                  "root": str(bench), "out": "{workdir}/eval", "figures": 0}),
+    }  # fmt: skip
+    document = {
+        "workdir": str(work),
+        "stages": [{"name": n, "command": c, "args": a} for n, (c, a) in stages.items()],
+    }
+    (tmp_path / "run.yaml").write_text(json.dumps(document))
+    result = runner.invoke(app, ["run", str(tmp_path / "run.yaml")])
+    assert result.exit_code == 0, result.output
+    data = DatasetFolder(work / "data")
+    assert (work / "run" / "student" / network.SAVED).is_file() and len(
+        list((work / "depth").glob("*.npy"))
+    ) == 3
+    assert len(data.labels()) == 3 and len(data.generated()) == 6
+    assert all(row["conditioning"]["depth"].startswith("conditions/") for row in data.generated())
+    summary = json.loads((work / "eval" / "summary.json").read_text())
+    assert set(summary["results"]) == {model, str(work / "run" / "student")}
+
+
+def test_a_network_of_ones_own_has_no_paper_preset(tmp_path, monkeypatch):
+    monkeypatch.chdir(ROOT)
     finetune = runner.invoke(
-        app, ["finetune", "--model", EXAMPLE, "--data", str(data), "--out", str(tmp_path / "r")]
+        app, ["finetune", "--model", EXAMPLE, "--data", str(tmp_path), "--out", str(tmp_path / "r")]
     )
     assert (
         finetune.exit_code == 2 and "network of your own: name its settings with --preset" in finetune.stderr
