@@ -1,4 +1,5 @@
-"""What to tell a user whose model could not be fetched from the Hugging Face hub.
+"""The Hugging Face hub: what to tell a user whose model could not be fetched, and pushing a
+dataset or a student to it.
 
 transformers and diffusers report a missing network as a missing file ("does not appear to have a
 file named config.json") or as a cache miss; the cause is in the exception chain, which this reads.
@@ -48,3 +49,41 @@ def load_failure(kind: str, name: str, error: BaseException) -> str:
             f"({mode}); {OFFLINE_FIX.format(name=name)}"
         )
     return f"cannot load {kind} '{name}': {error}"
+
+
+PUSH_IGNORED = ["*.lock", "*.log", ".*", "**/.*", "conditions/**"]
+"""Not pushed: writers' locks, logs, hidden temporary files, cached conditioning depth."""
+
+
+def repo_type(folder: Path) -> str:
+    """``dataset`` for a depthforge dataset folder, ``model`` for a saved network; ValueError else."""
+    if (folder / "manifest").is_dir():
+        return "dataset"
+    if (folder / "config.json").is_file() or (folder / "depthforge_network.json").is_file():
+        return "model"
+    raise ValueError(f"{folder}: neither a depthforge dataset (manifest/) nor a saved model (config.json)")
+
+
+def files_to_push(folder: Path) -> list[Path]:
+    """The files a push uploads, relative to ``folder``."""
+    from fnmatch import fnmatch
+
+    found = []
+    for path in sorted(p for p in folder.rglob("*") if p.is_file()):
+        relative = path.relative_to(folder)
+        if not any(
+            fnmatch(relative.as_posix(), pattern) or fnmatch(path.name, pattern) for pattern in PUSH_IGNORED
+        ):
+            found.append(relative)
+    return found
+
+
+def push(folder: Path, repo_id: str, private: bool = False) -> str:
+    """Create the repository if needed and upload the folder; return the repository's address."""
+    from huggingface_hub import HfApi
+
+    kind = repo_type(folder)
+    api = HfApi()
+    url = api.create_repo(repo_id, repo_type=kind, private=private, exist_ok=True)
+    api.upload_folder(folder_path=str(folder), repo_id=repo_id, repo_type=kind, ignore_patterns=PUSH_IGNORED)
+    return str(url)

@@ -7,6 +7,7 @@ import sys
 
 import pytest
 import torch
+from huggingface_hub import ModelCard
 from safetensors.torch import load_file
 from transformers import pipeline
 from typer.testing import CliRunner
@@ -16,6 +17,7 @@ from depthforge.config import load_config
 from depthforge.data.pairs import PairError
 from depthforge.jobs import SettingsMismatch
 from depthforge.locks import LockHeld
+from depthforge.train.card import add_evaluation
 from depthforge.train.checkpoint import checkpoints
 from depthforge.train.finetune import Finetuner, TrainingAborted, finetune
 from tests.conftest import finished_pid, hold, make_dataset, run_config, smooth_image
@@ -99,6 +101,17 @@ def test_student_loads_with_stock_transformers(tiny_models, distill_set, tmp_pat
         json.loads((result.student / "config.json").read_text())["depthforge_depth_space"]
         == "relative_inverse_depth"
     )
+    card = ModelCard.load(result.student / "README.md")
+    assert card.data.pipeline_tag == "depth-estimation" and card.data.library_name == "transformers"
+    assert card.data.base_model is None  # a local folder: no hub id to point to
+    assert "depthforge" in card.data.tags and "Training pairs per condition: " in card.text
+    teacher = distill_set.labels()[0]["teacher"]
+    assert f"Labels by: `{teacher}`" in card.text and "2 steps, batch 4" in card.text
+    add_evaluation(result.student, "| set | AbsRel |\n|---|---|\n| day | 0.1 |", "SimBench")
+    add_evaluation(result.student, "| set | AbsRel |\n|---|---|\n| day | 0.2 |", "SimBench")
+    card = ModelCard.load(result.student / "README.md")
+    assert card.text.count("## SimBench") == 1 and "| day | 0.2 |" in card.text
+    assert card.data.pipeline_tag == "depth-estimation"
 
 
 def test_metric_teacher_labels_are_inverted(tiny_models, tmp_path):

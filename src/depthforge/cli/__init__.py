@@ -8,7 +8,8 @@ from importlib import import_module
 
 from depthforge.cli.common import app
 
-for _stage in ("label", "generate", "importing", "finetune", "evaluate", "benchmark", "sim", "pipeline"):
+STAGES = ("label", "generate", "importing", "finetune", "evaluate", "benchmark", "hub", "sim", "pipeline")
+for _stage in STAGES:
     import_module(f"depthforge.cli.{_stage}")
 
 __all__ = ["app"]

@@ -97,6 +97,7 @@ def demo(
 
     from depthforge.evaluate.report import compact_table
     from depthforge.sim.render import SIMBENCH_PIXEL_ROWS
+    from depthforge.train.card import add_evaluation
 
     document = yaml.safe_load(resources.files("depthforge").joinpath("presets/demo.yaml").read_text())
     document["workdir"] = str(workdir)
@@ -107,6 +108,7 @@ def demo(
     run_config(config)
     table = compact_table(sorted((workdir / "eval").iterdir()), SIMBENCH_PIXEL_ROWS)
     (workdir / "summary.md").write_text(table)
+    add_evaluation(workdir / "student" / "student", table, "SimBench (depthforge demo), teacher vs student")
     typer.echo(f"\nTeacher vs student, AbsRel and delta1 (full tables: {workdir / 'report.md'}):\n\n{table}")
 
 

@@ -32,12 +32,13 @@ from depthforge.data.pairs import (
     load_pair,
     pair_counts,
 )
-from depthforge.depth.model import DepthModel
+from depthforge.depth.model import DepthModel, TransformersDepthModel
 from depthforge.depth.spaces import to_inverse_depth
 from depthforge.io import remove_stale_temp_files, write_atomic
 from depthforge.jobs import SettingsMismatch
 from depthforge.locks import WriterLock
 from depthforge.progress import Progress
+from depthforge.train.card import model_card, write_model_card
 from depthforge.train.checkpoint import (
     checkpoint_dir,
     checkpoints,
@@ -447,7 +448,11 @@ class Finetuner:
         self.accelerator.wait_for_everyone()
         if self.accelerator.is_main_process:
             with self._as_saved():
-                self.accelerator.unwrap_model(self.model).save_pretrained(student_dir)
+                student = self.accelerator.unwrap_model(self.model)
+                student.save_pretrained(student_dir)
+            library = "transformers" if isinstance(student, TransformersDepthModel) else None
+            card = model_card(self.config, pair_counts(self.groups), self.step, library)
+            write_model_card(student_dir, card)
         self.accelerator.wait_for_everyone()
         step, skipped = began
         return FinetuneResult(self.run_dir, student_dir, step, self.step - step, self.skipped - skipped, last)
