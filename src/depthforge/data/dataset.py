@@ -23,13 +23,18 @@ Reading it back takes two lines:
 import json
 from collections import defaultdict
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
+import yaml
 
 from depthforge.data.manifest import Row, read_rows
 from depthforge.io import write_atomic
+
+if TYPE_CHECKING:
+    import datasets
 
 LABEL_STAGE = "label"
 GENERATE_STAGE = "generate"
@@ -85,20 +90,28 @@ class DatasetFolder:
         ]
 
     def write_metadata(self) -> None:
-        """``metadata.jsonl`` in the convention of datasets' imagefolder (``file_name`` per image)."""
+        """``metadata.jsonl`` for datasets' imagefolder: one flat row per usable image (see `hf_dataset`)."""
         rows = [{**row, "condition": "easy"} for row in self.labels()]
         rows += [row for row in self.generated() if row["kept"]]
-        text = "".join(json.dumps({"file_name": row["image"], **row}, sort_keys=True) + "\n" for row in rows)
+        text = "".join(json.dumps(_metadata_row(row)) + "\n" for row in rows)
         write_atomic(self.root / "metadata.jsonl", lambda tmp: tmp.write_text(text))
 
     def write_card(self, settings: dict[str, Any]) -> None:
         """The dataset card, ``README.md``: what made the data, and how much there is."""
+        summaries = summarise_conditions(self.generated())
         lines = [
+            "---",
+            yaml.safe_dump(_card_metadata([c.condition for c in summaries if c.kept]), sort_keys=False),
+            "---",
+            "",
             "# depthforge dataset",
             "",
             "Easy images labelled by a depth network, and hard images generated from them that share",
-            "their labels (see the depthforge README). Read it with `DatasetFolder(path).samples()`,",
-            "or, with `pip install datasets`, `load_dataset('imagefolder', data_dir=path)`.",
+            "their labels (see the depthforge README). Read it with `DatasetFolder(path).samples()`, or",
+            "with `depthforge.data.dataset.hf_dataset(path)` (`pip install 'depthforge[hf]'`): PIL `image`,",
+            "float32 `depth` (the label), `condition`, `id`, `easy_id`, `prompt`, `seed`. Plain",
+            "`load_dataset(path, CONDITION)` gives one condition (config `easy`, or a generated one); the",
+            "depth label is then the path `label_file`, a float32 .npy.",
             "",
             "## Counts",
             "",
@@ -109,7 +122,7 @@ class DatasetFolder:
             *(
                 f"| {c.condition} | {c.kept} | {c.flagged} | {c.dropped} | {c.skipped} "
                 f"| {_score(c.median_inconsistency)} | {_score(c.worst_inconsistency)} |"
-                for c in summarise_conditions(self.generated())
+                for c in summaries
             ),
             "",
             "## Settings of the last run",
@@ -174,3 +187,57 @@ def depth_stats(depth: np.ndarray) -> dict[str, float | None]:
         "mean": float(finite.mean()),
         "median": float(np.median(finite)),
     }
+
+
+def _metadata_row(row: Row) -> dict[str, Any]:
+    """A manifest row as imagefolder reads it: ``file_name`` (decoded as ``image``), the label's path as
+    ``label_file`` (no ``*_file_name`` key, which imagefolder would decode as an image), flat values only."""
+    return {
+        "file_name": row["image"],
+        "id": row["id"],
+        "easy_id": row.get("easy_id", row["id"]),
+        "condition": row["condition"],
+        "prompt": row.get("prompt"),
+        "negative_prompt": row.get("negative_prompt"),
+        "seed": row.get("seed"),
+        "label_file": row["label"],
+        "label_space": row["label_space"],
+        "inconsistency": row.get("inconsistency"),
+        "region_file": row.get("region"),
+    }
+
+
+def _card_metadata(conditions: list[str]) -> dict[str, Any]:
+    """The card's YAML front matter: the hub's task and tags, and one config per condition (``easy``
+    and each generated one) beside ``default`` (every image)."""
+    images = ["metadata.jsonl", "easy/*.png", "hard/*/*.png"]
+    every = {"config_name": "default", "default": True, "data_files": [{"split": "train", "path": images}]}
+    configs = [every]
+    for condition, pattern in [("easy", "easy/*.png"), *((c, f"hard/{c}/*.png") for c in conditions)]:
+        configs.append(
+            {
+                "config_name": condition,
+                "data_files": [{"split": "train", "path": ["metadata.jsonl", pattern]}],
+                "filters": [["condition", "==", condition]],
+            }
+        )
+    return {
+        "task_categories": ["depth-estimation"],
+        "tags": ["depthforge", "depth", "synthetic", *conditions],
+        "configs": configs,
+    }
+
+
+def hf_dataset(path: str | Path, split: str = "train") -> "datasets.Dataset":
+    """The dataset folder as a Hugging Face dataset (datasets' imagefolder over ``metadata.jsonl``): PIL
+    ``image``, float32 ``depth`` loaded from the row's ``label_file``, and the metadata's columns."""
+    try:
+        import datasets
+    except ImportError as error:
+        raise ImportError("hf_dataset needs Hugging Face datasets: pip install 'depthforge[hf]'") from error
+    loaded = datasets.load_dataset("imagefolder", data_dir=str(path), split=split)
+    return loaded.with_transform(partial(_with_depth, Path(path)))
+
+
+def _with_depth(root: Path, batch: dict[str, list]) -> dict[str, list]:
+    return {**batch, "depth": [np.load(root / name).astype(np.float32) for name in batch["label_file"]]}
