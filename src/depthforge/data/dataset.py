@@ -11,13 +11,15 @@ DATASET/
   manifest/label-*.jsonl       one row per easy image
   manifest/generate-*.jsonl    one row per generated sample
   manifest/import-*.jsonl      one row per hard image made elsewhere (`depthforge import`)
-  metadata.jsonl               every image with its row, for datasets' "imagefolder"
-  README.md                    the dataset card: settings and counts
+  metadata.jsonl               every usable image's flat row, for datasets' "imagefolder"
+  README.md                    the dataset card: hub front matter (a config per condition), settings, counts
 ```
 Reading it back takes two lines:
 
     from depthforge.data.dataset import DatasetFolder
     samples = DatasetFolder("DATASET").samples()   # rows with "image", "label", "condition", ...
+
+or, as a Hugging Face dataset (PIL "image", float32 "depth"), `hf_dataset("DATASET")`.
 """
 
 import json
@@ -97,11 +99,13 @@ class DatasetFolder:
         write_atomic(self.root / "metadata.jsonl", lambda tmp: tmp.write_text(text))
 
     def write_card(self, settings: dict[str, Any]) -> None:
-        """The dataset card, ``README.md``: what made the data, and how much there is."""
+        """The dataset card, ``README.md``: the hub's front matter (`_card_metadata`), what made the data,
+        and how much there is."""
         summaries = summarise_conditions(self.generated())
+        front = yaml.safe_dump(_card_metadata([c.condition for c in summaries if c.kept]), sort_keys=False)
         lines = [
             "---",
-            yaml.safe_dump(_card_metadata([c.condition for c in summaries if c.kept]), sort_keys=False),
+            front.rstrip(),
             "---",
             "",
             "# depthforge dataset",
@@ -210,10 +214,10 @@ def _metadata_row(row: Row) -> dict[str, Any]:
 def _card_metadata(conditions: list[str]) -> dict[str, Any]:
     """The card's YAML front matter: the hub's task and tags, and one config per condition (``easy``
     and each generated one) beside ``default`` (every image)."""
-    images = ["metadata.jsonl", "easy/*.png", "hard/*/*.png"]
+    images = ["metadata.jsonl", "easy/*.png", "hard/**/*.png"]
     every = {"config_name": "default", "default": True, "data_files": [{"split": "train", "path": images}]}
     configs = [every]
-    for condition, pattern in [("easy", "easy/*.png"), *((c, f"hard/{c}/*.png") for c in conditions)]:
+    for condition, pattern in [("easy", "easy/*.png"), *((c, f"hard/{c}/**/*.png") for c in conditions)]:
         configs.append(
             {
                 "config_name": condition,
