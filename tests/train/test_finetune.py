@@ -17,7 +17,7 @@ from depthforge.config import load_config
 from depthforge.data.pairs import PairError
 from depthforge.jobs import SettingsMismatch
 from depthforge.locks import LockHeld
-from depthforge.train.card import add_evaluation
+from depthforge.train.card import add_evaluation, hub_base_model
 from depthforge.train.checkpoint import checkpoints
 from depthforge.train.finetune import Finetuner, TrainingAborted, finetune
 from tests.conftest import finished_pid, hold, make_dataset, run_config, smooth_image
@@ -104,6 +104,8 @@ def test_student_loads_with_stock_transformers(tiny_models, distill_set, tmp_pat
     card = ModelCard.load(result.student / "README.md")
     assert card.data.pipeline_tag == "depth-estimation" and card.data.library_name == "transformers"
     assert card.data.base_model is None  # a local folder: no hub id to point to
+    assert hub_base_model("simbench-teacher") is None  # bundled, not on the hub
+    assert hub_base_model("depth-anything-v2-small") == "depth-anything/Depth-Anything-V2-Small-hf"
     assert "depthforge" in card.data.tags and "Training pairs per condition: " in card.text
     teacher = distill_set.labels()[0]["teacher"]
     assert f"Labels by: `{teacher}`" in card.text and "2 steps, batch 4" in card.text

@@ -12,12 +12,12 @@ from depthforge.data.dataset import DatasetFolder
 from depthforge.io import write_atomic
 
 
-def _base_model(model: str) -> str | None:
+def hub_base_model(model: str) -> str | None:
     """The hub id the student started from; None for a local folder or a network of one's own."""
     if Path(model).exists() or ":" in model:
         return None
     source, _ = registry.resolve(model)
-    return source if "/" in source else None
+    return source if "/" in source and not Path(source).exists() else None  # not a bundled model
 
 
 def _teachers(config: FinetuneConfig) -> list[str]:
@@ -27,7 +27,7 @@ def _teachers(config: FinetuneConfig) -> list[str]:
 
 def model_card(config: FinetuneConfig, pairs: dict[str, int], steps: int, library: str | None) -> str:
     """The card's text; ``pairs``: training pairs per condition, ``library``: the loading library."""
-    base = _base_model(config.model)
+    base = hub_base_model(config.model)
     metadata = {
         "pipeline_tag": "depth-estimation",
         **({"library_name": library} if library else {}),
