@@ -4,16 +4,33 @@ import pytest
 from depthforge.generate.materials import mirror, transparent
 from depthforge.generate.physics import apply_material
 from depthforge.generate.regions import NoRegion, Regions
+from depthforge.generate.shapes import shapes
 from tests.generate.scenes import BOX, WALL, box_on_wall
 
 
-def test_a_flat_mirror_facing_the_camera_shows_the_scene_behind_the_camera_not_itself():
+def test_a_flat_mirror_facing_the_camera_shows_the_world_behind_the_camera_as_it_goes_on_ahead():
     scene, box = box_on_wall()
     linear, params = mirror(scene, Regions(box.astype(np.uint8), "objects"), np.random.default_rng(0), 1.0)
     shown = linear[box].mean(0)
     assert np.abs(shown - BOX).sum() > 0.5  # no longer the red box
+    # Behind the camera, at the box's elevations, the world goes on as the wall: a silvered wall.
+    assert np.all((shown / WALL > 0.75) & (shown / WALL < 1.1))
     assert params["shapes"] == ["object"]
     np.testing.assert_array_equal(linear[~box], scene.linear[~box])
+
+
+def test_wide_objects_get_a_flat_front_and_tall_ones_a_cylinder():
+    scene, box = box_on_wall()
+    tall = np.zeros_like(box)
+    tall[14:34, 8:14] = True
+    scene.distance[tall] = 5.0
+    facing, kinds = shapes(
+        scene, Regions(box.astype(np.uint8) + 2 * tall.astype(np.uint8), "objects"), np.random.default_rng(0)
+    )
+    assert kinds == ["object", "object"]
+    np.testing.assert_allclose(facing[box], np.tile([0.0, 0.0, -1.0], (int(box.sum()), 1)))
+    sideways = facing[tall][:, 0]
+    assert sideways.min() < -0.1 and sideways.max() > 0.1  # its sides turn away
 
 
 def test_glass_shows_what_lies_behind_an_object_and_a_dim_room_behind_a_panel():

@@ -21,7 +21,7 @@ from depthforge.generate.request import Generated, Request
 from depthforge.generate.scene import FAR_M, FOV_DEG, NEAR_M, Scene, normals
 from depthforge.generate.seeds import numpy_rng
 
-REVISION = 3  # of the effects' models: raise it when one changes what it makes (3: transparent, mirror)
+REVISION = 4  # of the effects' models: raise it when one changes what it makes (4: mirrors facing the camera)
 
 
 def _lerp(low: float, high: float, t: float) -> float:

@@ -2,8 +2,9 @@
 
 What glass or a mirror shows depends on its normals, and the label of a small object is too coarse
 to give them. So a region is first classed as an *object* standing in front of what is behind it,
-or a *panel* lying on a surface; an object gets an upright shape from its silhouette (cylinders
-row by row, a flat top), turned and tilted at random, a panel the plane fitted to its points.
+or a *panel* lying on a surface; an object gets an upright shape facing the camera from its silhouette
+(a flat front if it is wide, cylinders row by row under a flat top if it is tall), a panel the
+plane fitted to its points.
 """
 
 import numpy as np
@@ -45,34 +46,25 @@ def upright_normals(mask: np.ndarray, bend: float, top_px: int) -> np.ndarray:
     return found
 
 
-TURN, TILT = 0.5, 0.3
-"""Largest turn (about the vertical axis) and tilt (about the horizontal one) of an object's shape,
-in radians: which way an object faces is not in its label."""
-
-
-def _rotation(turn: float, tilt: float) -> np.ndarray:
-    """A turn about the camera's y axis, then a tilt about its x axis."""
-    cos_t, sin_t, cos_p, sin_p = np.cos(turn), np.sin(turn), np.cos(tilt), np.sin(tilt)
-    about_y = np.array([[cos_t, 0, sin_t], [0, 1, 0], [-sin_t, 0, cos_t]])
-    about_x = np.array([[1, 0, 0], [0, cos_p, -sin_p], [0, sin_p, cos_p]])
-    return about_x @ about_y
-
-
 def shapes(scene: Scene, regions: Regions, rng: np.random.Generator) -> tuple[np.ndarray, list[str]]:
     """Unit normals ``[H, W, 3]`` of every region's surface, facing the camera, and each region's
-    kind. An ``object`` standing out gets an upright shape from its silhouette, turned and tilted
-    at random: the label of a small object is too coarse to give its normals (a car often comes out
-    as a bump of the road), while what a mirror or a glass shows depends on them. A ``panel`` lying
-    on a surface takes the plane fitted to the label's points there."""
+    kind. An ``object`` standing out is taken upright and facing the camera (a car along its road,
+    a glass on its table): the label of a small object is too coarse to give its normals (a car
+    often comes out as a bump of the road), while what a mirror or a glass shows depends on them.
+    A wide object (a car, a box) gets a flat front; a tall one (a bottle, a pole) a cylinder
+    bending by a random amount, under a flat top of random depth. A ``panel`` lying on a surface
+    takes the plane fitted to the label's points there."""
     points = scene.points()
     found = np.zeros_like(points)
     kinds = []
     for mask in regions.each():
         if stands_out(scene.distance, mask, gap_px=max(2, round(2 * scene.scale))):
-            rows = np.nonzero(mask.any(1))[0]
-            top_px = round(rng.uniform(0, 0.25) * (rows[-1] - rows[0] + 1))
-            turn = _rotation(rng.uniform(-TURN, TURN), rng.uniform(-TILT, TILT))
-            found[mask] = upright_normals(mask, rng.uniform(0, 1.4), top_px) @ turn.T
+            rows, cols = np.nonzero(mask)
+            height, width = np.ptp(rows) + 1, np.ptp(cols) + 1
+            tall = height > width
+            bend = rng.uniform(0, 1.4) if tall else 0.0
+            top_px = round(rng.uniform(0, 0.25) * height) if tall else 0
+            found[mask] = upright_normals(mask, bend, top_px)
             kinds.append("object")
         else:
             found[mask] = fit_plane(points[mask])[1]

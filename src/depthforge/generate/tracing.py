@@ -1,9 +1,10 @@
 """Screen-space ray tracing through an image lifted to 3D, for reflections and refractions.
 
 A ray is marched through the lifted scene (``scene.Scene``) and meets the first pixel it passes
-behind. What the image does not show is guessed from what it does: behind the camera, the view
-turned round (the way back down a street is another street); out of the frame, the
-*surroundings*, the image seen as a panorama (rows by elevation, columns by azimuth), blurred.
+behind. What the image does not show is guessed from what it does: out of the frame and behind
+the camera, the *surroundings*, the image seen as a panorama (rows by elevation, columns by
+azimuth), blurred; behind the camera the world goes on as it does ahead, mirrored about the camera
+plane (the way back down a street continues the way ahead).
 Written here because no library traces rays through a single depth map; scipy.ndimage does the
 filtering and the sampling.
 """
@@ -60,16 +61,13 @@ class Surroundings:
         unit = directions / np.linalg.norm(directions, axis=-1, keepdims=True)
         elevation = np.arcsin(np.clip(-unit[:, 1], -1, 1))
         rows = height / 2 - self.scene.focal * np.tan(np.clip(elevation, -1.3, 1.3))
-        # What lies behind the camera looks like what lies ahead: a backward direction reads the
-        # view as if the camera had turned round (the way back down a street is another street).
+        # What lies behind the camera looks like what lies ahead, mirrored about the camera plane
+        # (the way back down a street continues the way ahead): a backward direction reads the view
+        # at the same azimuth.
         azimuth = np.arctan2(unit[:, 0], np.abs(unit[:, 2]))
         across = azimuth / np.arctan(width / 2 / self.scene.focal)  # -1..1 in view
         across = np.abs((across + 1) % 4 - 2) - 1  # mirrored beyond the edges
         return sample(self.image, rows, width / 2 + across * width / 2)
-
-
-TURNED = np.array([-1.0, 1.0, -1.0])
-"""The view turned round about the vertical axis (x and z negated)."""
 
 
 def trace(
@@ -78,23 +76,22 @@ def trace(
     """Linear RGB ``[N, 3]`` of what each ray meets: the first scene pixel it passes behind
     (screen-space ray marching, ignoring the ``own`` pixels it starts from), else the surroundings.
 
-    What lies behind the camera is taken to be like what lies ahead: a ray going backward is
-    followed through the view turned round, so that it meets the road or the buildings at the
-    distance they would be (a mirror facing the camera shows a street behind it)."""
+    A ray going backward (as off a mirror facing the camera) is not marched: the lifted scene
+    has nothing behind the camera, and its near geometry is a guess (relative depth has no known
+    scale or shift). It takes the surroundings in its direction, mirrored about the camera plane:
+    the far field of a world that goes on behind the camera as it does ahead (exact, in the limit,
+    for a straight street), so a mirror facing the camera shows the way back down the street at
+    the distance the street has there."""
     height, width = scene.distance.shape
-    backward = (directions[:, 2] < 0)[:, None]
-    origins, steps = (
-        np.where(backward, origins * TURNED, origins),
-        np.where(backward, directions * TURNED, directions),
-    )
     count = len(origins)
     hit_rows, hit_cols = np.zeros(count), np.zeros(count)
-    hit, entered, done = np.zeros(count, bool), np.zeros(count, bool), np.zeros(count, bool)
+    hit, entered = np.zeros(count, bool), np.zeros(count, bool)
+    done = directions[:, 2] < 0  # backward: the surroundings
     reach = np.linalg.norm(origins, axis=-1)
     previous = np.zeros(count)
     for scale in np.geomspace(0.01, 6.0, STEPS):
         t = reach * scale
-        points = origins + t[:, None] * steps
+        points = origins + t[:, None] * directions
         ahead = points[:, 2] > 1e-3
         z = np.where(ahead, points[:, 2], 1.0)
         rows = points[:, 1] / z * scene.focal + height / 2
@@ -105,7 +102,7 @@ def trace(
         r = np.clip(np.rint(rows), 0, height - 1).astype(int)
         c = np.clip(np.rint(cols), 0, width - 1).astype(int)
         surface = scene.distance[r, c]
-        thickness = 0.15 * surface + (t - previous) * np.abs(steps[:, 2])
+        thickness = 0.15 * surface + (t - previous) * np.abs(directions[:, 2])
         met = inside & ~done & ~own[r, c] & (z >= surface) & (z - surface < thickness)
         hit_rows[met], hit_cols[met] = rows[met], cols[met]
         hit |= met
