@@ -13,8 +13,10 @@ def test_a_flat_mirror_facing_the_camera_shows_the_world_behind_the_camera_as_it
     linear, params = mirror(scene, Regions(box.astype(np.uint8), "objects"), np.random.default_rng(0), 1.0)
     shown = linear[box].mean(0)
     assert np.abs(shown - BOX).sum() > 0.5  # no longer the red box
-    # Behind the camera, at the box's elevations, the world goes on as the wall: a silvered wall.
-    assert np.all((shown / WALL > 0.75) & (shown / WALL < 1.1))
+    # Behind the camera, at the box's elevations, the world goes on as the wall: the wall's colour,
+    # dimmed by the metal's reflectance.
+    ratio = shown / WALL
+    assert ratio.min() > 0.5 and ratio.max() < 1.1 and ratio.max() / ratio.min() < 1.2
     assert params["shapes"] == ["object"]
     np.testing.assert_array_equal(linear[~box], scene.linear[~box])
 

@@ -32,6 +32,7 @@ from depthforge.generate.shapes import shapes
 from depthforge.generate.tracing import Surroundings, blur, fill_in, sample, trace
 
 GLASS_F0 = 0.04  # normal-incidence reflectance of n = 1.5 glass
+METAL_REFLECTANCE = (0.55, 0.97)  # polished steel and chrome .. aluminium and silver
 
 
 def _reflections(
@@ -58,13 +59,14 @@ def mirror(
     scene: Scene, regions: Regions, rng: np.random.Generator, severity: float
 ) -> tuple[np.ndarray, dict[str, Any]]:
     """Polished metal: the reflection, scaled by a reflectance and a faint tint; rougher (blurrier
-    surroundings) as ``severity`` falls."""
+    surroundings) as ``severity`` falls. The reflectance spans polished metals at normal
+    incidence, from steel and chrome (about 0.55-0.65) to aluminium and silver (0.9-0.97)."""
     roughness = (1.0 + 3.0 * (1 - severity)) * scene.scale
     facing, kinds = shapes(scene, regions, rng)
     colour, _, _ = _reflections(
         scene, regions, facing, Surroundings(scene, _world(scene, regions), roughness)
     )
-    reflectance = rng.uniform(0.85, 0.97)
+    reflectance = rng.uniform(*METAL_REFLECTANCE)
     tint = 1 + rng.uniform(-0.06, 0.06, 3)
     linear = scene.linear.copy()
     linear[regions.mask] = colour * reflectance * tint
